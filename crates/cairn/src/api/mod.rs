@@ -1,0 +1,321 @@
+//! The HTTP API: thin axum handlers over the pipeline and the store.
+//!
+//! Handlers parse, authorise and format; every decision about intelligence is made in
+//! [`crate::ingest`] or the store. Store calls block (SQLite), so they run on tokio's
+//! blocking pool.
+
+mod upload;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::{header, request::Parts, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cairn_store::{Filter, Source, SourceKind, StoredVersion};
+use serde_json::{json, value::RawValue, Value};
+
+use crate::auth::{AuthError, Authenticator, Principal, Role};
+use crate::ingest::Pipeline;
+
+/// Server settings that change API behaviour.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Upload requests per minute per user; `None` is unlimited.
+    pub upload_rate_limit: Option<u32>,
+    /// Most objects accepted in one upload request.
+    pub upload_max_objects: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { upload_rate_limit: None, upload_max_objects: 10_000 }
+    }
+}
+
+pub struct AppState {
+    pub pipeline: Pipeline,
+    pub auth: Authenticator,
+    pub config: ApiConfig,
+    pub instance_id: String,
+    limiter: RateLimiter,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub fn new(pipeline: Pipeline, config: ApiConfig) -> cairn_store::Result<AppState> {
+        let instance_id = pipeline.store().instance_id()?;
+        Ok(AppState {
+            auth: Authenticator::new(pipeline.store().clone()),
+            pipeline,
+            config,
+            instance_id,
+            limiter: RateLimiter::default(),
+        })
+    }
+}
+
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/objects", get(list_objects))
+        .route("/api/v1/objects/{id}", get(get_object).delete(delete_object))
+        .route("/api/v1/objects/{id}/versions", get(object_versions))
+        .route("/workspaces/{workspace}/{action}", post(upload::upload))
+        .layer(axum::extract::DefaultBodyLimit::max(512 * 1024 * 1024))
+        .with_state(state)
+}
+
+/// An error response: `{"error": "..."}` with a status.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into() }
+    }
+    fn internal(e: impl std::fmt::Display) -> ApiError {
+        tracing::error!("internal error: {e}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"cairn\", Bearer realm=\"cairn\""));
+        }
+        r
+    }
+}
+
+/// The authenticated caller; rejects the request with 401 when there is none.
+pub struct Caller(pub Principal);
+
+impl Caller {
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.0.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("user '{}' has role {}; this needs {}", self.0.name, self.0.role.as_str(), role.as_str()),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<SharedState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Caller, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let auth = state.auth.clone();
+        let result = tokio::task::spawn_blocking(move || auth.authenticate(header.as_deref()))
+            .await
+            .map_err(ApiError::internal)?;
+        match result {
+            Ok(p) => Ok(Caller(p)),
+            Err(AuthError::Missing) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "authentication required: send Authorization: Bearer <token> or HTTP Basic credentials",
+            )),
+            Err(AuthError::Invalid(why)) => Err(ApiError::new(StatusCode::UNAUTHORIZED, why)),
+        }
+    }
+}
+
+/// Runs blocking store work off the async runtime.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> cairn_store::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?.map_err(ApiError::internal)
+}
+
+async fn healthz(State(state): State<SharedState>) -> Result<Json<Value>, ApiError> {
+    let stats = blocking({
+        let s = state.pipeline.store().clone();
+        move || s.stats()
+    })
+    .await?;
+    Ok(Json(json!({ "status": "ok", "instance_id": state.instance_id, "objects": stats.objects })))
+}
+
+pub fn format_micros(micros: i64) -> String {
+    cairn_stix::Timestamp::from_unix_micros(micros).to_string()
+}
+
+fn raw(s: &str) -> Box<RawValue> {
+    RawValue::from_string(s.to_string()).expect("stored objects are valid JSON")
+}
+
+fn version_of(v: &StoredVersion) -> Option<String> {
+    v.version_key.as_deref().and_then(|k| cairn_stix::Timestamp::parse(k).ok()).map(|t| {
+        // Print with as many digits as the instant needs, at least milliseconds.
+        let digits = if t.nanos % 1_000_000 == 0 {
+            3
+        } else if t.nanos % 1000 == 0 {
+            6
+        } else {
+            9
+        };
+        t.format_digits(digits)
+    })
+}
+
+/// Query parameters that may repeat or carry comma-separated lists.
+fn query_lists(query: Option<&str>) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let values = out.entry(k.into_owned()).or_default();
+        values.extend(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string));
+    }
+    out
+}
+
+fn single<T: std::str::FromStr>(q: &HashMap<String, Vec<String>>, name: &str) -> Result<Option<T>, ApiError> {
+    match q.get(name).and_then(|v| v.first()) {
+        None => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("query parameter '{name}': '{s}' is not valid"))),
+    }
+}
+
+async fn list_objects(
+    State(state): State<SharedState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let q = query_lists(query.as_deref());
+    let limit: usize = single(&q, "limit")?.unwrap_or(100);
+    if limit == 0 || limit > 10_000 {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "limit must be between 1 and 10000"));
+    }
+    let after: Option<i64> = single(&q, "after")?;
+    let filter = Filter {
+        types: q.get("type").cloned().unwrap_or_default(),
+        sources: q.get("source").cloned().unwrap_or_default(),
+        ids: q.get("id").cloned().unwrap_or_default(),
+        all_versions: false,
+    };
+    let store = state.pipeline.store().clone();
+    let page = blocking(move || store.list(&filter, after, limit)).await?;
+    let objects: Vec<Box<RawValue>> = page.items.iter().map(|v| raw(&v.raw)).collect();
+    Ok(Json(json!({
+        "objects": objects,
+        "more": page.next.is_some(),
+        "next": page.next.map(|n| n.to_string()),
+    }))
+    .into_response())
+}
+
+async fn get_object(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let store = state.pipeline.store().clone();
+    let lookup = id.clone();
+    let (current, sources) = blocking(move || Ok((store.current(&lookup)?, store.sources_of(&lookup)?))).await?;
+    let Some(v) = current else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no object {id} (unknown or deleted)")));
+    };
+    let sources: Vec<Value> = sources
+        .iter()
+        .map(|s| {
+            json!({ "name": s.source, "kind": s.kind,
+                    "first_seen": format_micros(s.first_seen), "last_seen": format_micros(s.last_seen) })
+        })
+        .collect();
+    Ok(Json(json!({
+        "object": raw(&v.raw),
+        "version": version_of(&v),
+        "spec_version": v.spec_version,
+        "date_added": format_micros(v.date_added),
+        "source": v.source,
+        "sources": sources,
+    }))
+    .into_response())
+}
+
+async fn object_versions(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let store = state.pipeline.store().clone();
+    let lookup = id.clone();
+    let versions = blocking(move || store.versions(&lookup)).await?;
+    if versions.is_empty() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no object {id}")));
+    }
+    let items: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            json!({
+                "version": version_of(v),
+                "date_added": format_micros(v.date_added),
+                "source": v.source,
+                "deleted": v.tombstone,
+                "object": if v.tombstone { None } else { Some(raw(&v.raw)) },
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "id": id, "versions": items })).into_response())
+}
+
+async fn delete_object(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Contributor)?;
+    let store = state.pipeline.store().clone();
+    let source = Source::new(SourceKind::Ui, format!("user:{}", caller.0.name));
+    let lookup = id.clone();
+    if blocking(move || store.delete(&lookup, &source)).await? {
+        Ok(Json(json!({ "deleted": id })).into_response())
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, format!("no object {id} to delete (unknown or already deleted)")))
+    }
+}
+
+/// Requests per minute per user, over a sliding one-minute window.
+#[derive(Default)]
+struct RateLimiter {
+    seen: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl RateLimiter {
+    /// Records a request; `Err(seconds)` when over the limit, with when to retry.
+    fn check(&self, who: &str, per_minute: u32) -> Result<(), u64> {
+        let window = Duration::from_secs(60);
+        let now = Instant::now();
+        let mut seen = self.seen.lock().expect("rate limiter");
+        let q = seen.entry(who.to_string()).or_default();
+        while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            q.pop_front();
+        }
+        if q.len() >= per_minute as usize {
+            let oldest = *q.front().expect("non-empty at the limit");
+            let wait = window.saturating_sub(now.duration_since(oldest));
+            return Err(wait.as_secs().max(1));
+        }
+        q.push_back(now);
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! `cairn bench …`: throughput benchmarks on generated data. Figures go in
+//! `docs/performance.md`; tests never assert timings.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cairn_store::{Source, SourceKind, SqliteStore, Store};
+use clap::Subcommand;
+use serde_json::{json, Value};
+
+use crate::ingest::{ImportOptions, Pipeline};
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Import generated indicators through the pipeline into a fresh SQLite store.
+    Ingest {
+        /// How many indicators.
+        #[arg(long, default_value_t = 200_000)]
+        count: usize,
+        /// Objects per transaction.
+        #[arg(long, default_value_t = 5_000)]
+        batch_size: usize,
+        /// Store directory (default: a fresh temporary directory, removed afterwards).
+        #[arg(long = "store")]
+        store_dir: Option<PathBuf>,
+    },
+    /// POST generated indicators to the upload API of a server started in-process.
+    Upload {
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        /// Objects per request.
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 2)]
+        clients: usize,
+    },
+    /// Write a bundle of generated indicators to stdout (for memory and import tests).
+    Generate {
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        /// Extra description bytes per object, to reach a target file size.
+        #[arg(long, default_value_t = 0)]
+        padding: usize,
+        /// Bundle (default) or JSON lines.
+        #[arg(long)]
+        jsonl: bool,
+    },
+}
+
+/// A deterministic indicator, different for every `i`.
+pub fn indicator(i: usize, padding: usize) -> Value {
+    let a = (i >> 16) & 0xff;
+    let b = (i >> 8) & 0xff;
+    let c = i & 0xff;
+    let pattern = match i % 4 {
+        0 => format!("[ipv4-addr:value = '10.{a}.{b}.{c}']"),
+        1 => format!("[domain-name:value = 'host{i}.example.com']"),
+        2 => format!("[file:hashes.'SHA-256' = '{:064x}']", i as u128 * 0x9e37_79b9_7f4a_7c15),
+        _ => format!("[url:value = 'http://bad{i}.example.net/x'] AND [ipv4-addr:value = '192.0.{b}.{c}']"),
+    };
+    let mut v = json!({
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": format!("indicator--{}", bench_uuid(i)),
+        "created": "2024-01-01T00:00:00.000Z",
+        "modified": "2024-01-01T00:00:00.000Z",
+        "name": format!("generated indicator {i}"),
+        "indicator_types": ["malicious-activity"],
+        "pattern": pattern,
+        "pattern_type": "stix",
+        "valid_from": "2024-01-01T00:00:00Z",
+        "confidence": (i % 101) as u64,
+        "labels": ["bench", if i % 2 == 0 { "even" } else { "odd" }],
+    });
+    if padding > 0 {
+        v["description"] = Value::String("x".repeat(padding));
+    }
+    v
+}
+
+/// A v4-shaped UUID unique to `i` (the low 64 bits carry `i`; the variant bits
+/// overwrite only bits that stay zero below 2^62).
+fn bench_uuid(i: usize) -> uuid::Uuid {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&0x5eed_cafe_0000_0000u64.to_be_bytes());
+    bytes[8..].copy_from_slice(&(i as u64).to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// Peak resident memory of this process, in MiB (Linux), if known.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
+    match cmd {
+        BenchCommand::Generate { count, padding, jsonl } => {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+            if !jsonl {
+                write!(out, "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[", uuid::Uuid::new_v4())?;
+            }
+            for i in 0..count {
+                if !jsonl && i > 0 {
+                    out.write_all(b",\n")?;
+                }
+                serde_json::to_writer(&mut out, &indicator(i, padding))?;
+                if jsonl {
+                    out.write_all(b"\n")?;
+                }
+            }
+            if !jsonl {
+                out.write_all(b"]}\n")?;
+            }
+            out.flush()?;
+            Ok(0)
+        }
+        BenchCommand::Ingest { count, batch_size, store_dir } => {
+            let tmp = tempfile::tempdir()?;
+            let dir = store_dir.unwrap_or_else(|| tmp.path().to_path_buf());
+            let mut data = Vec::with_capacity(count * 450);
+            for i in 0..count {
+                serde_json::to_writer(&mut data, &indicator(i, 0))?;
+                data.push(b'\n');
+            }
+            let mb = data.len() as f64 / 1e6;
+            let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(&dir)?);
+            let pipeline = Pipeline::new(store);
+            let source = Source::new(SourceKind::File, "bench");
+            let start = Instant::now();
+            let report = pipeline.import(
+                &source,
+                std::io::Cursor::new(data),
+                ImportOptions { all_or_nothing: false, batch_size },
+                &mut |_| {},
+            )?;
+            let secs = start.elapsed().as_secs_f64();
+            let s = report.summary;
+            anyhow::ensure!(s.created as usize == count, "expected {count} created, got {s:?}");
+            println!(
+                "ingest: {count} indicators ({mb:.1} MB JSON lines) in {secs:.2} s = {:.0} objects/s (batch {batch_size}); peak RSS {:.0} MiB",
+                count as f64 / secs,
+                peak_rss_mib().unwrap_or(f64::NAN)
+            );
+            Ok(0)
+        }
+        BenchCommand::Upload { count, batch, clients } => bench_upload(count, batch, clients),
+    }
+}
+
+fn bench_upload(count: usize, batch: usize, clients: usize) -> anyhow::Result<i32> {
+    let tmp = tempfile::tempdir()?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(tmp.path())?);
+    let token = crate::auth::create_token(store.as_ref(), "bench", crate::auth::Role::Contributor)
+        .map_err(anyhow::Error::msg)?;
+    let state = Arc::new(crate::api::AppState::new(Pipeline::new(store), crate::api::ApiConfig::default())?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    runtime.spawn(async move {
+        let _ = axum::serve(listener, crate::api::router(state)).await;
+    });
+    // Bodies are built before the clock starts: we measure the server, not the generator.
+    let bodies: Vec<Vec<u8>> = (0..count)
+        .step_by(batch)
+        .map(|start| {
+            let objs: Vec<Value> = (start..(start + batch).min(count)).map(|i| indicator(i, 0)).collect();
+            serde_json::to_vec(&json!({ "sourcesystem": "bench", "stixobjects": objs })).expect("serialise")
+        })
+        .collect();
+    let url = format!("http://{addr}/workspaces/default/threat-intelligence-stix-objects:upload?api-version=2024-02-01-preview");
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let mut handles = Vec::new();
+        for _ in 0..clients.max(1) {
+            handles.push(scope.spawn(|| -> anyhow::Result<()> {
+                let client = reqwest::blocking::Client::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { return Ok(()) };
+                    let r = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()?;
+                    anyhow::ensure!(r.status() == 200, "upload failed: {} {}", r.status(), r.text()?);
+                }
+            }));
+        }
+        for h in handles {
+            h.join().expect("client thread")?;
+        }
+        Ok(())
+    })?;
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "upload: {count} indicators in {} requests of {batch} ({clients} clients) in {secs:.2} s = {:.0} objects/s",
+        bodies.len(),
+        count as f64 / secs
+    );
+    Ok(0)
+}

@@ -1,0 +1,403 @@
+//! The `cairn` command line.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use cairn_store::{Filter, Source, SourceKind, SqliteStore, Store};
+use serde_json::json;
+
+use crate::auth::{self, Role};
+use crate::ingest::{self, ImportOptions, Pipeline};
+
+/// Cairn: a self-hosted STIX 2.1 / TAXII 2.1 threat-intelligence platform.
+#[derive(Parser, Debug)]
+#[command(name = "cairn", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The data directory (the SQLite store lives in it).
+    #[arg(long, global = true, env = "CAIRN_DATA", default_value = "./cairn-data")]
+    pub data: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server (API and upload API).
+    Serve(ServeArgs),
+    /// Import STIX objects from a bundle, a JSON array or JSON lines, through the ingest pipeline.
+    Import(ImportArgs),
+    /// Export stored objects as a STIX bundle or JSON lines, to stdout.
+    Export(ExportArgs),
+    /// Validate STIX objects without storing them; one JSON line per object.
+    Validate(ValidateArgs),
+    /// Delete an object: writes a tombstone (its history stays; `export --all-versions` shows it).
+    Delete(DeleteArgs),
+    /// Show this instance's id (the upload API's workspace id) and store counts.
+    Info(InfoArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Upload API requests per minute per user (default: unlimited).
+    #[arg(long)]
+    pub upload_rate_limit: Option<u32>,
+    /// Most objects accepted in one upload request.
+    #[arg(long, default_value_t = 10_000)]
+    pub upload_max_objects: usize,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A progress bar when stderr is a terminal, nothing otherwise.
+    Auto,
+    /// A progress bar.
+    Bar,
+    /// One JSON line on stderr after each committed batch (for scripts and supervisors).
+    Lines,
+    /// Nothing.
+    None,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The file to import, or '-' for stdin.
+    pub file: String,
+    /// Name of the source these objects come from (recorded with every version).
+    #[arg(long)]
+    pub source: String,
+    /// Store nothing unless every object is accepted.
+    #[arg(long)]
+    pub all_or_nothing: bool,
+    /// Write one JSON line per rejected object to this file.
+    #[arg(long)]
+    pub errors: Option<PathBuf>,
+    /// Print the counts as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Progress display.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// Objects per transaction.
+    #[arg(long, default_value_t = 5_000)]
+    pub batch_size: usize,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    Bundle,
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Only objects of this type (repeatable).
+    #[arg(long = "type")]
+    pub types: Vec<String>,
+    /// Only objects delivered by this source (repeatable).
+    #[arg(long)]
+    pub source: Vec<String>,
+    /// Every stored version, not only the current version of live objects.
+    #[arg(long)]
+    pub all_versions: bool,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Bundle)]
+    pub format: ExportFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// The file to validate, or '-' for stdin.
+    pub file: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// The STIX id to delete.
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user, or replace its role and password.
+    Add {
+        name: String,
+        #[arg(long)]
+        role: Role,
+        #[arg(long, env = "CAIRN_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token; prints it once, alone on stdout.
+    Create {
+        name: String,
+        #[arg(long)]
+        role: Role,
+    },
+}
+
+/// Runs a command; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG").unwrap_or_else(|_| "cairn=info,warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).try_init();
+    match dispatch(cli) {
+        Ok(code) => code,
+        // A closed pipe (`cairn export | head`) is the reader's choice, not a failure.
+        Err(e) if e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn open_store(data: &Path) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(SqliteStore::open_dir(data)?))
+}
+
+fn open_input(file: &str) -> anyhow::Result<(Box<dyn Read + Send>, Option<u64>)> {
+    if file == "-" {
+        return Ok((Box::new(io::stdin()), None));
+    }
+    let f = File::open(file).map_err(|e| anyhow::anyhow!("cannot open {file}: {e}"))?;
+    let len = f.metadata().ok().map(|m| m.len());
+    Ok((Box::new(f), len))
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let data = cli.global.data;
+    match cli.command {
+        Command::Serve(a) => {
+            let store = open_store(&data)?;
+            let config = crate::api::ApiConfig {
+                upload_rate_limit: a.upload_rate_limit,
+                upload_max_objects: a.upload_max_objects,
+            };
+            crate::server::serve(Pipeline::new(store), a.listen, config)?;
+            Ok(0)
+        }
+        Command::Import(a) => import(&data, a),
+        Command::Export(a) => export(&data, a),
+        Command::Validate(a) => validate(a),
+        Command::Delete(a) => {
+            let store = open_store(&data)?;
+            if store.delete(&a.id, &Source::new(SourceKind::Ui, "cli"))? {
+                println!("deleted {}", a.id);
+                Ok(0)
+            } else {
+                eprintln!("error: no live object {} to delete", a.id);
+                Ok(1)
+            }
+        }
+        Command::Info(a) => {
+            let store = open_store(&data)?;
+            let id = store.instance_id()?;
+            let stats = store.stats()?;
+            if a.json {
+                println!("{}", json!({ "instance_id": id, "data": data, "stats": stats }));
+            } else {
+                println!("instance id:  {id}");
+                println!("data dir:     {}", data.display());
+                println!(
+                    "objects:      {} live, {} deleted, {} versions, {} conflicts",
+                    stats.objects, stats.deleted, stats.versions, stats.conflicts
+                );
+            }
+            Ok(0)
+        }
+        Command::User(UserCommand::Add { name, role, password }) => {
+            let store = open_store(&data)?;
+            auth::add_user(store.as_ref(), &name, role, &password).map_err(anyhow::Error::msg)?;
+            eprintln!("user '{name}' saved with role {}", role.as_str());
+            Ok(0)
+        }
+        Command::Token(TokenCommand::Create { name, role }) => {
+            let store = open_store(&data)?;
+            let token = auth::create_token(store.as_ref(), &name, role).map_err(anyhow::Error::msg)?;
+            println!("{token}");
+            Ok(0)
+        }
+        Command::Bench(b) => crate::bench::run(b),
+    }
+}
+
+fn import(data: &Path, a: ImportArgs) -> anyhow::Result<i32> {
+    let store = open_store(data)?;
+    let (input, len) = open_input(&a.file)?;
+    let show_bar = match a.progress {
+        ProgressMode::Auto => io::stderr().is_terminal(),
+        ProgressMode::Bar => true,
+        _ => false,
+    };
+    let bar = show_bar.then(|| {
+        let pb = match len {
+            Some(n) => indicatif::ProgressBar::new(n).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+                )
+                .expect("template"),
+            ),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        pb
+    });
+    let input: Box<dyn Read + Send> = match &bar {
+        Some(pb) => Box::new(pb.wrap_read(input)),
+        None => input,
+    };
+    let lines = a.progress == ProgressMode::Lines;
+    let pipeline = Pipeline::new(store);
+    let source = Source::new(SourceKind::File, a.source.clone());
+    let opts = ImportOptions { all_or_nothing: a.all_or_nothing, batch_size: a.batch_size };
+    let report = pipeline.import(&source, input, opts, &mut |p| {
+        if let Some(pb) = &bar {
+            pb.set_message(format!(
+                "{} created, {} new versions, {} unchanged, {} rejected",
+                p.summary.created, p.summary.new_versions, p.summary.unchanged, p.summary.rejected
+            ));
+        }
+        if lines {
+            let mut err = io::stderr().lock();
+            let _ = writeln!(err, "{}", serde_json::to_string(p).expect("progress serialises"));
+        }
+    })?;
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    if let Some(path) = &a.errors {
+        let mut w = BufWriter::new(File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?);
+        for r in &report.rejections {
+            serde_json::to_writer(&mut w, r)?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()?;
+    }
+    let s = report.summary;
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!(
+            "created {}, new versions {}, unchanged {}, rejected {}",
+            s.created, s.new_versions, s.unchanged, s.rejected
+        );
+        if !report.rejections.is_empty() && a.errors.is_none() {
+            for r in report.rejections.iter().take(10) {
+                eprintln!("rejected #{} {}: {}", r.index, r.id.as_deref().unwrap_or("(no id)"), r.errors.join("; "));
+            }
+            if report.rejections.len() > 10 {
+                eprintln!("… and {} more (use --errors FILE for all)", report.rejections.len() - 10);
+            }
+        }
+    }
+    if let Some(e) = &report.read_error {
+        eprintln!("error: {e}");
+    }
+    if a.all_or_nothing && !report.committed {
+        eprintln!("nothing was stored (--all-or-nothing)");
+    }
+    Ok(if s.rejected == 0 && report.read_error.is_none() { 0 } else { 2 })
+}
+
+fn export(data: &Path, a: ExportArgs) -> anyhow::Result<i32> {
+    let store = open_store(data)?;
+    let filter = Filter { types: a.types, sources: a.source, ids: Vec::new(), all_versions: a.all_versions };
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+    if a.format == ExportFormat::Bundle {
+        write!(out, "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[", uuid::Uuid::new_v4())?;
+    }
+    let mut first = true;
+    let mut cursor = None;
+    loop {
+        let page = store.list(&filter, cursor, 10_000)?;
+        // Tombstones are not STIX objects; they show in the versions API, not in exports.
+        for v in page.items.iter().filter(|v| !v.tombstone) {
+            match a.format {
+                ExportFormat::Bundle => {
+                    if !first {
+                        out.write_all(b",")?;
+                    }
+                    out.write_all(v.raw.as_bytes())?;
+                }
+                ExportFormat::Jsonl => {
+                    out.write_all(v.raw.as_bytes())?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            first = false;
+        }
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    if a.format == ExportFormat::Bundle {
+        out.write_all(b"]}\n")?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+fn validate(a: ValidateArgs) -> anyhow::Result<i32> {
+    let (input, _) = open_input(&a.file)?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut all_valid = true;
+    let mut write_err: Option<io::Error> = None;
+    let rules = ingest::NoRules;
+    let source = Source::new(SourceKind::File, "validate");
+    let r = ingest::read_objects(input, &mut |item| {
+        let (id, valid, errors, warnings) = match ingest::check(item.value, item.bundle_spec, &rules, &source) {
+            ingest::Checked::Accepted { candidate, warnings } => (Some(candidate.id), true, Vec::new(), warnings),
+            ingest::Checked::Dropped => (None, true, Vec::new(), Vec::new()),
+            ingest::Checked::Rejected { id, errors } => (id, false, errors, Vec::new()),
+        };
+        all_valid &= valid;
+        let line = json!({ "index": item.index, "id": id, "valid": valid, "errors": errors, "warnings": warnings });
+        if let Err(e) = writeln!(out, "{line}") {
+            write_err = Some(e);
+            return ingest::Flow::Break(());
+        }
+        ingest::Flow::Continue(())
+    });
+    if let Some(e) = write_err {
+        return Err(e.into());
+    }
+    out.flush()?;
+    if let Err(e) = r {
+        eprintln!("error: {e}");
+        return Ok(2);
+    }
+    Ok(if all_valid { 0 } else { 2 })
+}

@@ -1,0 +1,13 @@
+//! Cairn, the application: the ingest pipeline, the HTTP API, authentication and the CLI.
+//!
+//! Key design decision: this crate holds no STIX or storage rules of its own. It wires the
+//! domain crates (`cairn-stix`, `cairn-store`) to the outside world, and every way
+//! intelligence comes in goes through [`ingest::Pipeline`], so no path can skip
+//! validation or the versioning rules.
+
+pub mod api;
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod ingest;
+pub mod server;

@@ -1,0 +1,618 @@
+//! The embedded SQLite backend: one file, WAL mode, one writer and pooled readers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+
+use crate::{
+    now_micros, Candidate, Commit, Filter, Outcome, Page, Result, Source, SourceSeen, Stats, Store,
+    StoreError, StoredVersion, User,
+};
+
+/// Versioned schema migrations, applied in order at open; `PRAGMA user_version` records
+/// how many have run. Append only: never edit a released migration.
+const MIGRATIONS: &[&str] = &[
+    // 1: objects, versions, sources, conflicts, accounts.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE sources (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL
+    );
+    -- One row per stored version or tombstone. seq and date_added increase together.
+    CREATE TABLE versions (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        vkey TEXT NOT NULL,           -- fixed-width modified; '' when unversioned or a tombstone
+        type TEXT NOT NULL,
+        spec_version TEXT NOT NULL,
+        date_added INTEGER NOT NULL,
+        source_id INTEGER NOT NULL REFERENCES sources(id),
+        hash BLOB NOT NULL,
+        revoked INTEGER NOT NULL,
+        tombstone INTEGER NOT NULL,
+        raw TEXT NOT NULL
+    );
+    CREATE INDEX versions_by_id ON versions (id, vkey);
+    CREATE UNIQUE INDEX versions_by_date_added ON versions (date_added);
+    -- One row per object: what the current version is and whether it is deleted.
+    CREATE TABLE objects (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        current_seq INTEGER NOT NULL,
+        current_vkey TEXT NOT NULL,
+        current_hash BLOB NOT NULL,
+        revoked INTEGER NOT NULL,
+        deleted INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX objects_by_current_seq ON objects (current_seq);
+    CREATE INDEX objects_by_type ON objects (type, current_seq);
+    CREATE TABLE object_sources (
+        id TEXT NOT NULL,
+        source_id INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (id, source_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE conflicts (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        vkey TEXT NOT NULL,
+        source_id INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        raw TEXT NOT NULL
+    );
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE tokens (
+        hash BLOB PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    "#,
+];
+
+/// The SQLite store. Invariant: all writes go through `writer`, inside `BEGIN IMMEDIATE`
+/// transactions, so `seq`/`date_added` assignment is serialised even across processes.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    // WAL: readers never block the writer. synchronous=NORMAL keeps every committed
+    // transaction across a process crash (only an OS crash can lose the last commits).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -131_072)?; // 128 MiB
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store file `cairn.db` in `dir`, and runs migrations.
+    pub fn open_dir(dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: dir.display().to_string(),
+            reason: format!("cannot create the data directory: {e}"),
+        })?;
+        SqliteStore::open(&dir.join("cairn.db"))
+    }
+
+    /// Opens (creating if needed) the store at `path`, and runs migrations.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        configure(&conn).map_err(open_err)?;
+        migrate(&conn)?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.readers.lock().expect("reader pool").pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(30))?;
+                c.pragma_update(None, "cache_size", -65_536)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        self.readers.lock().expect("reader pool").push(conn);
+        out
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.lock().expect("writer");
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let done = usize::try_from(done).unwrap_or(0);
+    if done > MIGRATIONS.len() {
+        return Err(StoreError::Open {
+            path: conn.path().unwrap_or("?").to_string(),
+            reason: format!(
+                "the store has schema version {done}, newer than this cairn ({}); upgrade cairn",
+                MIGRATIONS.len()
+            ),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        if i == 0 {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('instance_id', ?1)",
+                params![uuid::Uuid::new_v4().to_string()],
+            )?;
+        }
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Assigns `date_added` values: strictly increasing, never before the clock.
+struct Clock {
+    now: i64,
+    last: i64,
+}
+
+impl Clock {
+    fn start(tx: &Transaction<'_>) -> Result<Clock> {
+        let last: Option<i64> = tx
+            .query_row(
+                "SELECT date_added FROM versions ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(Clock {
+            now: now_micros(),
+            last: last.unwrap_or(i64::MIN),
+        })
+    }
+
+    fn next(&mut self) -> i64 {
+        self.last = self.now.max(self.last + 1);
+        self.last
+    }
+}
+
+fn source_id(tx: &Transaction<'_>, source: &Source) -> Result<i64> {
+    if let Some(id) = tx
+        .query_row(
+            "SELECT id FROM sources WHERE name = ?1",
+            [&source.name],
+            |r| r.get(0),
+        )
+        .optional()?
+    {
+        return Ok(id);
+    }
+    tx.execute(
+        "INSERT INTO sources (name, kind) VALUES (?1, ?2)",
+        params![source.name, source.kind.as_str()],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+struct CurrentRow {
+    current_vkey: String,
+    current_hash: Vec<u8>,
+    revoked: bool,
+}
+
+const VERSION_COLUMNS: &str =
+    "v.seq, v.id, v.type, v.spec_version, v.vkey, v.date_added, s.name, v.revoked, v.tombstone, v.raw";
+
+fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
+    let vkey: String = r.get(4)?;
+    Ok(StoredVersion {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        stix_type: r.get(2)?,
+        spec_version: r.get(3)?,
+        version_key: if vkey.is_empty() { None } else { Some(vkey) },
+        date_added: r.get(5)?,
+        source: r.get(6)?,
+        revoked: r.get(7)?,
+        tombstone: r.get(8)?,
+        raw: r.get(9)?,
+    })
+}
+
+fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<Vec<Outcome>> {
+    let mut clock = Clock::start(tx)?;
+    let seen_at = clock.now;
+    let mut get_object =
+        tx.prepare_cached("SELECT current_vkey, current_hash, revoked FROM objects WHERE id = ?1")?;
+    let mut get_version = tx.prepare_cached(
+        "SELECT hash FROM versions WHERE id = ?1 AND vkey = ?2 AND tombstone = 0",
+    )?;
+    let mut insert_version = tx.prepare_cached(
+                "INSERT INTO versions (id, vkey, type, spec_version, date_added, source_id, hash, revoked, tombstone, raw)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)",
+            )?;
+    let mut insert_object = tx.prepare_cached(
+        "INSERT INTO objects (id, type, current_seq, current_vkey, current_hash, revoked, deleted)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+    )?;
+    let mut update_object = tx.prepare_cached(
+        "UPDATE objects SET current_seq = ?2, current_vkey = ?3, current_hash = ?4, revoked = ?5,
+                 deleted = 0 WHERE id = ?1",
+    )?;
+    let mut seen = tx.prepare_cached(
+        "INSERT INTO object_sources (id, source_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT (id, source_id) DO UPDATE SET last_seen = excluded.last_seen",
+    )?;
+    let mut conflict = tx.prepare_cached(
+        "INSERT INTO conflicts (id, vkey, source_id, at, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for c in batch {
+        let vkey = c.version_key.as_deref().unwrap_or("");
+        let current = get_object
+            .query_row([&c.id], |r| {
+                Ok(CurrentRow {
+                    current_vkey: r.get(0)?,
+                    current_hash: r.get(1)?,
+                    revoked: r.get(2)?,
+                })
+            })
+            .optional()?;
+        let mut store_version = |clock: &mut Clock| -> Result<i64> {
+            insert_version.execute(params![
+                c.id,
+                vkey,
+                c.stix_type,
+                c.spec_version,
+                clock.next(),
+                sid,
+                &c.hash[..],
+                c.revoked,
+                c.raw
+            ])?;
+            Ok(tx.last_insert_rowid())
+        };
+        let outcome = match current {
+            None => {
+                let seq = store_version(&mut clock)?;
+                insert_object.execute(params![
+                    c.id,
+                    c.stix_type,
+                    seq,
+                    vkey,
+                    &c.hash[..],
+                    c.revoked
+                ])?;
+                Outcome::Created
+            }
+            Some(cur) => {
+                let unversioned = vkey.is_empty();
+                if (unversioned || vkey == cur.current_vkey) && cur.current_hash == c.hash {
+                    Outcome::Unchanged
+                } else if unversioned || vkey > cur.current_vkey.as_str() {
+                    if cur.revoked {
+                        Outcome::Revoked {
+                            revoked_version: cur.current_vkey.clone(),
+                        }
+                    } else {
+                        let seq = store_version(&mut clock)?;
+                        update_object.execute(params![c.id, seq, vkey, &c.hash[..], c.revoked])?;
+                        Outcome::NewVersion
+                    }
+                } else {
+                    // The current version, or an older one: is it already stored?
+                    let stored: Option<Vec<u8>> = get_version
+                        .query_row(params![c.id, vkey], |r| r.get(0))
+                        .optional()?;
+                    match stored {
+                        Some(h) if h == c.hash => Outcome::Unchanged,
+                        Some(_) => {
+                            conflict.execute(params![c.id, vkey, sid, seen_at, c.raw])?;
+                            Outcome::Conflict
+                        }
+                        None => {
+                            store_version(&mut clock)?;
+                            Outcome::NewVersion
+                        }
+                    }
+                }
+            }
+        };
+        if outcome.is_stored() {
+            seen.execute(params![c.id, sid, seen_at])?;
+        }
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+impl Store for SqliteStore {
+    fn ingest_stream(
+        &self,
+        source: &Source,
+        batches: &mut dyn Iterator<Item = Vec<Candidate>>,
+        commit: Commit,
+        on_batch: &mut dyn FnMut(&[Outcome], bool) -> bool,
+    ) -> Result<bool> {
+        match commit {
+            Commit::PerBatch => {
+                for batch in batches {
+                    if batch.is_empty() {
+                        continue;
+                    }
+                    let out = self.write(|tx| {
+                        let sid = source_id(tx, source)?;
+                        ingest_in_tx(tx, sid, &batch)
+                    })?;
+                    on_batch(&out, true);
+                }
+                Ok(true)
+            }
+            Commit::AllOrNothing => {
+                let mut conn = self.writer.lock().expect("writer");
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let sid = source_id(&tx, source)?;
+                let mut all_stored = true;
+                for batch in batches {
+                    let out = ingest_in_tx(&tx, sid, &batch)?;
+                    all_stored &= out.iter().all(Outcome::is_stored);
+                    all_stored &= on_batch(&out, false);
+                }
+                if all_stored {
+                    tx.commit()?;
+                } else {
+                    tx.rollback()?;
+                }
+                Ok(all_stored)
+            }
+        }
+    }
+
+    fn delete(&self, id: &str, source: &Source) -> Result<bool> {
+        self.write(|tx| {
+            let row: Option<(String, bool)> = tx
+                .query_row("SELECT type, deleted FROM objects WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((stix_type, false)) = row else { return Ok(false) };
+            let sid = source_id(tx, source)?;
+            let mut clock = Clock::start(tx)?;
+            tx.execute(
+                "INSERT INTO versions (id, vkey, type, spec_version, date_added, source_id, hash, revoked, tombstone, raw)
+                 VALUES (?1, '', ?2, '', ?3, ?4, x'', 0, 1, '')",
+                params![id, stix_type, clock.next(), sid],
+            )?;
+            tx.execute("UPDATE objects SET deleted = 1 WHERE id = ?1", params![id])?;
+            Ok(true)
+        })
+    }
+
+    fn current(&self, id: &str) -> Result<Option<StoredVersion>> {
+        self.read(|c| {
+            let sql = format!(
+                "SELECT {VERSION_COLUMNS} FROM objects o JOIN versions v ON v.seq = o.current_seq
+                 JOIN sources s ON s.id = v.source_id WHERE o.id = ?1 AND o.deleted = 0"
+            );
+            Ok(c.query_row(&sql, [id], version_from_row).optional()?)
+        })
+    }
+
+    fn versions(&self, id: &str) -> Result<Vec<StoredVersion>> {
+        self.read(|c| {
+            let sql = format!(
+                "SELECT {VERSION_COLUMNS} FROM versions v JOIN sources s ON s.id = v.source_id
+                 WHERE v.id = ?1 ORDER BY v.seq"
+            );
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map([id], version_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn sources_of(&self, id: &str) -> Result<Vec<SourceSeen>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT s.name, s.kind, os.first_seen, os.last_seen FROM object_sources os
+                 JOIN sources s ON s.id = os.source_id WHERE os.id = ?1 ORDER BY os.first_seen, s.name",
+            )?;
+            let rows = st.query_map([id], |r| {
+                Ok(SourceSeen { source: r.get(0)?, kind: r.get(1)?, first_seen: r.get(2)?, last_seen: r.get(3)? })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn list(&self, filter: &Filter, after: Option<i64>, limit: usize) -> Result<Page> {
+        self.read(|c| {
+            let mut sql = if filter.all_versions {
+                format!(
+                    "SELECT {VERSION_COLUMNS} FROM versions v JOIN sources s ON s.id = v.source_id WHERE v.seq > ?1"
+                )
+            } else {
+                format!(
+                    "SELECT {VERSION_COLUMNS} FROM objects o JOIN versions v ON v.seq = o.current_seq
+                     JOIN sources s ON s.id = v.source_id WHERE o.deleted = 0 AND o.current_seq > ?1"
+                )
+            };
+            let key = if filter.all_versions { "v.seq" } else { "o.current_seq" };
+            let mut args: Vec<rusqlite::types::Value> = vec![after.unwrap_or(0).into()];
+            let mut in_list = |sql: &mut String, column: &str, values: &[String]| {
+                if values.is_empty() {
+                    return;
+                }
+                let marks: Vec<String> = values
+                    .iter()
+                    .map(|v| {
+                        args.push(v.clone().into());
+                        format!("?{}", args.len())
+                    })
+                    .collect();
+                sql.push_str(&format!(" AND {column} IN ({})", marks.join(",")));
+            };
+            in_list(&mut sql, "v.type", &filter.types);
+            in_list(&mut sql, "v.id", &filter.ids);
+            if !filter.sources.is_empty() {
+                // "From source S": delivered by S at any time, not only the current version.
+                let mut sub = String::new();
+                in_list(&mut sub, "s2.name", &filter.sources);
+                sql.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM object_sources os JOIN sources s2 ON s2.id = os.source_id
+                      WHERE os.id = v.id{sub})"
+                ));
+            }
+            args.push((limit as i64 + 1).into());
+            sql.push_str(&format!(" ORDER BY {key} LIMIT ?{}", args.len()));
+            let mut st = c.prepare(&sql)?;
+            let mut items = st
+                .query_map(rusqlite::params_from_iter(args.iter()), version_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let next = if items.len() > limit {
+                items.truncate(limit);
+                items.last().map(|v| v.seq)
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        self.read(|c| {
+            let (objects, deleted): (i64, i64) = c.query_row(
+                "SELECT COUNT(*) - COALESCE(SUM(deleted), 0), COALESCE(SUM(deleted), 0) FROM objects",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let versions: i64 = c.query_row("SELECT COUNT(*) FROM versions WHERE tombstone = 0", [], |r| r.get(0))?;
+            let conflicts: i64 = c.query_row("SELECT COUNT(*) FROM conflicts", [], |r| r.get(0))?;
+            Ok(Stats {
+                objects: objects as u64,
+                deleted: deleted as u64,
+                versions: versions as u64,
+                conflicts: conflicts as u64,
+            })
+        })
+    }
+
+    fn instance_id(&self) -> Result<String> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT value FROM meta WHERE key = 'instance_id'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    fn put_user(&self, user: &User) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO users (name, role, password_hash, created) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash",
+                params![user.name, user.role, user.password_hash, now_micros()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn user(&self, name: &str) -> Result<Option<User>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT name, role, password_hash FROM users WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(User {
+                        name: r.get(0)?,
+                        role: r.get(1)?,
+                        password_hash: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    fn put_token(&self, token_hash: &[u8; 32], name: &str, role: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO tokens (hash, name, role, created) VALUES (?1, ?2, ?3, ?4)",
+                params![&token_hash[..], name, role, now_micros()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn token(&self, token_hash: &[u8; 32]) -> Result<Option<(String, String)>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT name, role FROM tokens WHERE hash = ?1",
+                [&token_hash[..]],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_conformance() {
+        crate::conformance::run_all(&|| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = super::SqliteStore::open_dir(dir.path()).unwrap();
+            (
+                Box::new(store) as Box<dyn crate::Store>,
+                Box::new(dir) as Box<dyn std::any::Any>,
+            )
+        });
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_schema() {
+        use crate::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            let s = super::SqliteStore::open_dir(dir.path()).unwrap();
+            s.instance_id().unwrap()
+        };
+        let s = super::SqliteStore::open_dir(dir.path()).unwrap();
+        assert_eq!(s.instance_id().unwrap(), id);
+    }
+}
