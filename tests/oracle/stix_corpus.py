@@ -23,7 +23,7 @@ accept it.  Objects the generator does not know (language-content,
 extension-definition, custom objects, objects with extensions) are built by
 hand.
 
-Run ``python stix_corpus.py --report`` (inside the oracle venv) to print the
+Run ``python stix_corpus.py`` (inside the oracle venv; -v for every rule) to print the
 validator's verdict per rule next to the spec verdict without needing Cairn.
 """
 

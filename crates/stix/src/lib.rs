@@ -8,6 +8,7 @@
 //! each rule in one place where it can be checked against the spec text.
 
 pub mod canonical;
+pub mod formats;
 pub mod ident;
 pub mod object;
 pub mod sco_id;

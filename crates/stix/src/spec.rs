@@ -137,8 +137,6 @@ pub enum Ty {
     Extensions,
     /// Granular-marking selectors (§7.2.3.1), resolved against the marked object.
     Selector,
-    /// A property that must not appear in this version (reported as `reserved-property`).
-    Reserved,
 }
 
 /// What a dictionary's values must be.
@@ -163,8 +161,8 @@ pub enum Targets {
     SdoOrSco,
     /// Any SCO or SRO (or custom type): observed-data `object_refs`.
     ScoOrSro,
-    /// Any SDO, SRO or SCO (or custom type): what language-content can translate.
-    SdoSroSco,
+    /// Any object but a bundle or another language-content: what language-content translates.
+    Translatable,
     /// Anything.
     Any,
 }
@@ -537,6 +535,11 @@ pub const COMMON_21: &[Prop] = &[
     p("extensions", Ty::Extensions),
 ];
 
+/// Rules every versioned object (SDO, SRO, language-content, extension-definition) obeys:
+/// `modified` MUST be later than or equal to `created` (§3.2).
+pub const COMMON_RULES: &[Rule] =
+    &[Rule::Order { later: "modified", earlier: "created", strict: false, rule: "modified-before-created" }];
+
 /// Common properties of marking-definition in 2.1 (§7.2.1).
 pub const COMMON_MARKING_21: &[Prop] = &[
     p("created_by_ref", refs(&["identity"])),
@@ -616,7 +619,7 @@ pub static CAMPAIGN: ObjSpec = obj(
 );
 
 pub static COURSE_OF_ACTION: ObjSpec =
-    obj("course-of-action", &[p("name", Ty::Str), p("description", Ty::Str), p("action", Ty::Reserved)], &["name"], &[]);
+    obj("course-of-action", &[p("name", Ty::Str), p("description", Ty::Str)], &["name"], &[]);
 
 pub static GROUPING: ObjSpec = obj(
     "grouping",
@@ -888,7 +891,7 @@ pub static MARKING_DEFINITION: ObjSpec =
 pub static LANGUAGE_CONTENT: ObjSpec = obj(
     "language-content",
     &[
-        p("object_ref", Ty::Ref(Targets::SdoSroSco)),
+        p("object_ref", Ty::Ref(Targets::Translatable)),
         p("object_modified", Ty::Timestamp),
         p("contents", Ty::Object),
     ],

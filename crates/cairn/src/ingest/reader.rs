@@ -6,7 +6,7 @@
 //! callback as soon as it is parsed, so memory is bounded by the largest single object.
 
 use std::fmt;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 
 use cairn_stix::SpecVersion;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -66,12 +66,70 @@ impl Sink<'_> {
     }
 }
 
+/// The longest first line we look at to decide whether the input is JSON lines.
+const FIRST_LINE_CAP: usize = 64 << 20;
+
 /// Reads every object in `input`, calling `f` for each in order.
+///
+/// When the first line is a complete STIX object (not a bundle), the input is taken as
+/// JSON lines and read line by line: a malformed line becomes a rejected item and reading
+/// goes on. Otherwise the input is read as a stream of JSON values (a bundle, an array, or
+/// several values), where a syntax error stops reading at its position.
 pub fn read_objects(input: impl Read, f: &mut dyn FnMut(Item) -> Flow) -> Result<usize, ReadError> {
-    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, input));
-    let mut sink = Sink { next_index: 0, stopped: false, f };
+    let mut br = BufReader::with_capacity(1 << 20, input);
+    let mut first = Vec::new();
     loop {
-        match TopLevel(&mut sink).deserialize(&mut de) {
+        let buf = br.fill_buf().map_err(|e| ReadError::Io(e.to_string()))?;
+        if buf.is_empty() {
+            break;
+        }
+        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        first.extend_from_slice(&buf[..take]);
+        br.consume(take);
+        if done || first.len() > FIRST_LINE_CAP {
+            break;
+        }
+    }
+    let mut sink = Sink { next_index: 0, stopped: false, f };
+    let is_line_object = first.ends_with(b"\n")
+        && matches!(serde_json::from_slice::<Value>(&first), Ok(Value::Object(ref m))
+            if m.get("type").and_then(Value::as_str) != Some("bundle"));
+    if is_line_object {
+        read_lines(first, br, &mut sink)
+    } else {
+        read_stream(std::io::Cursor::new(first).chain(br), &mut sink)
+    }
+}
+
+fn read_lines(first: Vec<u8>, mut br: impl BufRead, sink: &mut Sink<'_>) -> Result<usize, ReadError> {
+    let mut line = first;
+    let mut line_no = 1usize;
+    loop {
+        let text = line.trim_ascii();
+        if !text.is_empty() {
+            let value = match serde_json::from_slice::<Value>(text) {
+                Ok(v) => as_object(v),
+                Err(e) => Err(format!("line {line_no}: not valid JSON: {}", strip_position(&e.to_string()))),
+            };
+            if !sink.emit(value, None) {
+                return Err(ReadError::Stopped);
+            }
+        }
+        line.clear();
+        line_no += 1;
+        if br.read_until(b'\n', &mut line).map_err(|e| ReadError::Io(e.to_string()))? == 0 {
+            return Ok(sink.next_index);
+        }
+    }
+}
+
+fn read_stream(input: impl Read, sink: &mut Sink<'_>) -> Result<usize, ReadError> {
+    let mut de = serde_json::Deserializer::from_reader(input);
+    loop {
+        match TopLevel(&mut *sink).deserialize(&mut de) {
             Ok(()) => {}
             Err(_) if sink.stopped => return Err(ReadError::Stopped),
             Err(e) if e.is_io() => return Err(ReadError::Io(e.to_string())),
@@ -93,7 +151,7 @@ pub fn read_objects(input: impl Read, f: &mut dyn FnMut(Item) -> Flow) -> Result
             }
         }
         // `end` succeeds only when nothing but whitespace is left; otherwise another
-        // top-level value follows (JSON lines, or concatenated JSON).
+        // top-level value follows (concatenated JSON).
         if de.end().is_ok() {
             return Ok(sink.next_index);
         }
@@ -271,6 +329,15 @@ mod tests {
         assert!(e.contains("after 1 objects"), "{e}");
         let (_, r) = read("");
         assert!(r.unwrap_err().contains("empty input"));
+    }
+
+    #[test]
+    fn a_bad_json_line_is_one_rejected_item_and_reading_goes_on() {
+        let (items, r) = read("{\"a\":1}\n{\"b\":\n{\"c\":3}\n[1]\n");
+        assert_eq!(r, Ok(4));
+        assert!(items[0].1.is_ok() && items[2].1.is_ok());
+        assert!(items[1].1.as_ref().unwrap_err().starts_with("line 2: not valid JSON"), "{:?}", items[1]);
+        assert!(items[3].1.as_ref().unwrap_err().contains("an array"));
     }
 
     #[test]

@@ -1,0 +1,244 @@
+//! The HTTP API, including the Sentinel-compatible upload API.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use cairn::api::{self, ApiConfig, AppState};
+use cairn::auth::{self, Role};
+use cairn::ingest::Pipeline;
+use cairn_store::{SqliteStore, Store};
+use serde_json::{json, Value};
+
+use crate::indicator;
+
+struct Server {
+    base: String,
+    admin: String,
+    reader: String,
+    instance: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(config: ApiConfig) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
+    let admin = auth::create_token(store.as_ref(), "ada", Role::Admin).unwrap();
+    let reader = auth::create_token(store.as_ref(), "rita", Role::Reader).unwrap();
+    auth::add_user(store.as_ref(), "carl", Role::Contributor, "carl-password").unwrap();
+    let instance = store.instance_id().unwrap();
+    let state = Arc::new(AppState::new(Pipeline::new(store), config).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+    Server { base, admin, reader, instance, _dir: dir }
+}
+
+fn upload_url(s: &Server, workspace: &str) -> String {
+    format!("{}/workspaces/{workspace}/threat-intelligence-stix-objects:upload?api-version=2024-02-01-preview", s.base)
+}
+
+#[tokio::test]
+async fn health_needs_no_auth_but_objects_do() {
+    let s = start(ApiConfig::default()).await;
+    let c = reqwest::Client::new();
+    let r = c.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "ok");
+    let r = c.get(format!("{}/api/v1/objects", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("www-authenticate").unwrap().to_str().unwrap().contains("Basic"));
+    let r = c.get(format!("{}/api/v1/objects", s.base)).bearer_auth("cairn_wrong").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c.get(format!("{}/api/v1/objects", s.base)).bearer_auth(&s.reader).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["objects"], json!([]));
+}
+
+#[tokio::test]
+async fn upload_all_valid_partial_and_malformed() {
+    let s = start(ApiConfig::default()).await;
+    let c = reqwest::Client::new();
+    // All valid: 200 and an empty body.
+    let body = json!({"sourcesystem": "feed-a", "stixobjects": [indicator(1, "2024-01-01T00:00:00.000Z"), indicator(2, "2024-01-01T00:00:00.000Z")]});
+    let r = c.post(upload_url(&s, &s.instance)).bearer_auth(&s.admin).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "");
+    // Partial: 200 with the failing record's 0-based index and the property named.
+    let mut bad = indicator(3, "2024-01-01T00:00:00.000Z");
+    bad.as_object_mut().unwrap().remove("pattern");
+    let body = json!({"sourcesystem": "feed-a", "stixobjects": [indicator(4, "2024-01-01T00:00:00.000Z"), bad]});
+    let r = c.post(upload_url(&s, "default")).bearer_auth(&s.admin).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["recordIndex"], 1);
+    let msg = v["errors"][0]["errorMessages"][0].as_str().unwrap();
+    assert!(msg.starts_with("Error for Property=pattern"), "{msg}");
+    assert_eq!(v["errors"].as_array().unwrap().len(), 1);
+    // The valid ones are stored with their source.
+    let r = c.get(format!("{}/api/v1/objects?source=feed-a", s.base)).bearer_auth(&s.reader).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["objects"].as_array().unwrap().len(), 3);
+    // Malformed bodies: 400 with a reason.
+    for raw in ["{not json", "[]", r#"{"stixobjects": []}"#, r#"{"sourcesystem": "x"}"#, r#"{"sourcesystem": "x", "stixobjects": 5}"#] {
+        let r = c
+            .post(upload_url(&s, "default"))
+            .bearer_auth(&s.admin)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{raw}");
+        assert!(r.json::<Value>().await.unwrap()["error"].as_str().unwrap().len() > 10);
+    }
+    // No credentials: 401. Reader: 403. Unknown workspace: 404.
+    let r = c.post(upload_url(&s, "default")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c.post(upload_url(&s, "default")).bearer_auth(&s.reader).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c.post(upload_url(&s, "not-this-one")).bearer_auth(&s.admin).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn upload_with_basic_auth_legacy_shape_and_object_cap() {
+    let s = start(ApiConfig { upload_rate_limit: None, upload_max_objects: 3 }).await;
+    let c = reqwest::Client::new();
+    let legacy = format!("{}/workspaces/default/threatintelligenceindicators:upload?api-version=2022-07-01", s.base);
+    let ident = json!({"type": "identity", "spec_version": "2.1", "id": "identity--6b4a1f2e-0c1d-4e5f-8a9b-000000000001",
+        "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "name": "x"});
+    let body = json!({"sourcesystem": "legacy", "indicators": [indicator(10, "2024-01-01T00:00:00.000Z"), ident]});
+    let r = c.post(&legacy).basic_auth("carl", Some("carl-password")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["recordIndex"], 1);
+    let r = c.post(&legacy).basic_auth("carl", Some("wrong-password")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let four: Vec<Value> = (20..24).map(|n| indicator(n, "2024-01-01T00:00:00.000Z")).collect();
+    let r = c
+        .post(upload_url(&s, "default"))
+        .bearer_auth(&s.admin)
+        .json(&json!({"sourcesystem": "x", "stixobjects": four}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("limit is 3"));
+}
+
+#[tokio::test]
+async fn upload_rate_limit_answers_429() {
+    let s = start(ApiConfig { upload_rate_limit: Some(2), upload_max_objects: 100 }).await;
+    let c = reqwest::Client::new();
+    let body = json!({"sourcesystem": "x", "stixobjects": [indicator(30, "2024-01-01T00:00:00.000Z")]});
+    for _ in 0..2 {
+        let r = c.post(upload_url(&s, "default")).bearer_auth(&s.admin).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = c.post(upload_url(&s, "default")).bearer_auth(&s.admin).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("retry-after").is_some());
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["statusCode"], 429);
+    assert!(v["message"].as_str().unwrap().starts_with("Rate limit is exceeded. Try again in "));
+}
+
+#[tokio::test]
+async fn object_versions_sources_and_delete() {
+    let s = start(ApiConfig::default()).await;
+    let c = reqwest::Client::new();
+    let v1 = indicator(40, "2024-01-01T00:00:00.000Z");
+    let mut v2 = indicator(40, "2024-02-01T00:00:00.000Z");
+    v2["x_acme_score"] = json!(7.5);
+    let id = v1["id"].as_str().unwrap().to_string();
+    for (src, objs) in [("a", vec![v1.clone()]), ("b", vec![v2.clone()])] {
+        let r = c
+            .post(upload_url(&s, "default"))
+            .bearer_auth(&s.admin)
+            .json(&json!({"sourcesystem": src, "stixobjects": objs}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = c.get(format!("{}/api/v1/objects/{id}", s.base)).bearer_auth(&s.reader).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["object"], v2, "served as stored, custom properties included");
+    assert_eq!(v["version"], "2024-02-01T00:00:00.000Z");
+    let names: Vec<&str> = v["sources"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["a", "b"]);
+    assert!(v["sources"][0]["first_seen"].as_str().unwrap().ends_with('Z'));
+    // A reader may not delete.
+    let r = c.delete(format!("{}/api/v1/objects/{id}", s.base)).bearer_auth(&s.reader).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c.delete(format!("{}/api/v1/objects/{id}", s.base)).bearer_auth(&s.admin).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c.get(format!("{}/api/v1/objects/{id}", s.base)).bearer_auth(&s.reader).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = c.delete(format!("{}/api/v1/objects/{id}", s.base)).bearer_auth(&s.admin).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = c.get(format!("{}/api/v1/objects/{id}/versions", s.base)).bearer_auth(&s.reader).send().await.unwrap();
+    let v: Value = r.json().await.unwrap();
+    let versions = v["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 3);
+    assert_eq!(versions[0]["object"], v1);
+    assert_eq!(versions[2]["deleted"], true);
+    let dates: Vec<&str> = versions.iter().map(|x| x["date_added"].as_str().unwrap()).collect();
+    assert!(dates.windows(2).all(|w| w[0] < w[1]), "{dates:?}");
+}
+
+#[tokio::test]
+async fn listing_pages_with_a_cursor_and_filters() {
+    let s = start(ApiConfig::default()).await;
+    let c = reqwest::Client::new();
+    let objs: Vec<Value> = (100..125).map(|n| indicator(n, "2024-01-01T00:00:00.000Z")).collect();
+    let r = c
+        .post(upload_url(&s, "default"))
+        .bearer_auth(&s.admin)
+        .json(&json!({"sourcesystem": "p", "stixobjects": objs}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut seen = Vec::new();
+    let mut url = format!("{}/api/v1/objects?type=indicator&limit=10", s.base);
+    loop {
+        let v: Value = c.get(&url).bearer_auth(&s.reader).send().await.unwrap().json().await.unwrap();
+        seen.extend(v["objects"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_string()));
+        match v["next"].as_str() {
+            Some(n) => url = format!("{}/api/v1/objects?type=indicator&limit=10&after={n}", s.base),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    let ids = objs_ids(&seen);
+    assert_eq!(ids, 25, "no repeats");
+    let v: Value = c
+        .get(format!("{}/api/v1/objects?type=malware,tool", s.base))
+        .bearer_auth(&s.reader)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["objects"], json!([]));
+    let r = c.get(format!("{}/api/v1/objects?limit=0", s.base)).bearer_auth(&s.reader).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    // Basic auth works on reads too.
+    let basic = base64::engine::general_purpose::STANDARD.encode("carl:carl-password");
+    let r = c
+        .get(format!("{}/api/v1/objects?limit=1", s.base))
+        .header("authorization", format!("Basic {basic}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+fn objs_ids(seen: &[String]) -> usize {
+    let mut v = seen.to_vec();
+    v.sort();
+    v.dedup();
+    v.len()
+}
