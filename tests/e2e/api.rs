@@ -78,7 +78,13 @@ async fn upload_all_valid_partial_and_malformed() {
     let r = c.get(format!("{}/api/v1/objects?source=feed-a", s.base)).bearer_auth(&s.reader).send().await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["objects"].as_array().unwrap().len(), 3);
     // Malformed bodies: 400 with a reason.
-    for raw in ["{not json", "[]", r#"{"stixobjects": []}"#, r#"{"sourcesystem": "x"}"#, r#"{"sourcesystem": "x", "stixobjects": 5}"#] {
+    for raw in [
+        "{not json",
+        "[]",
+        r#"{"stixobjects": []}"#,
+        r#"{"sourcesystem": "x"}"#,
+        r#"{"sourcesystem": "x", "stixobjects": 5}"#,
+    ] {
         let r = c
             .post(upload_url(&s, "default"))
             .bearer_auth(&s.admin)

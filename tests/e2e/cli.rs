@@ -56,11 +56,8 @@ fn import_counts_exit_codes_and_errors_file() {
     let o = cairn(&data, &["import", &file, "--source", "t", "--json", "--errors", errors.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(stdout_json(&o), json!({"created": 1, "new_versions": 1, "unchanged": 0, "rejected": 1}));
-    let lines: Vec<Value> = std::fs::read_to_string(&errors)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&errors).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["index"], 1);
     assert_eq!(lines[0]["id"], indicator(2, "x")["id"]);
@@ -94,11 +91,21 @@ fn malformed_input_names_the_position_and_keeps_what_came_before() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let good = serde_json::to_string(&indicator(7, "2024-01-01T00:00:00.000Z")).unwrap();
-    let input = format!("{good}\n{{\"type\": \"indicator\",,}}\n");
+    let later = serde_json::to_string(&indicator(8, "2024-01-01T00:00:00.000Z")).unwrap();
+    // JSON lines: the bad line is rejected with its line number; the lines after it count.
+    let input = format!("{good}\n{{\"type\": \"indicator\",,}}\n{later}\n");
     let o = cairn_stdin(&data, &["import", "-", "--source", "t", "--json"], &input);
     assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("line 2"), "{stderr}");
+    assert_eq!(stdout_json(&o), json!({"created": 2, "new_versions": 0, "unchanged": 0, "rejected": 1}));
+    // A bundle cannot be resynchronised: reading stops at the position, what came before stays.
+    let data = dir.path().join("data2");
+    let input = format!("{{\"type\": \"bundle\", \"id\": \"bundle--x\", \"objects\": [\n{good},\n{{\"type\" \"indicator\"}}, {later}]}}");
+    let o = cairn_stdin(&data, &["import", "-", "--source", "t", "--json"], &input);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("line 3, column"), "{stderr}");
     assert_eq!(stdout_json(&o)["created"], 1);
 }
 
@@ -124,7 +131,11 @@ fn validate_reports_each_object_and_stores_nothing() {
     assert_eq!(lines[1]["id"], "indicator--not-a-uuid");
     assert!(lines[1]["errors"][0].as_str().unwrap().starts_with("id"), "{}", lines[1]);
     assert!(lines[1]["warnings"].is_array());
-    let o = cairn_stdin(&data, &["validate", "-"], &format!("{}\n", serde_json::to_string(&indicator(8, "2024-01-01T00:00:00.000Z")).unwrap()));
+    let o = cairn_stdin(
+        &data,
+        &["validate", "-"],
+        &format!("{}\n", serde_json::to_string(&indicator(8, "2024-01-01T00:00:00.000Z")).unwrap()),
+    );
     assert_eq!(o.status.code(), Some(0));
 }
 
@@ -135,7 +146,11 @@ fn export_filters_versions_and_tombstones() {
     let mal = json!({"type": "malware", "spec_version": "2.1", "id": "malware--6b4a1f2e-0c1d-4e5f-8a9b-000000000001",
         "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "name": "m", "is_family": true});
     let f1 = write(dir.path(), "a.json", &bundle(vec![indicator(1, "2024-01-01T00:00:00.000Z"), mal.clone()]));
-    let f2 = write(dir.path(), "b.json", &bundle(vec![indicator(1, "2024-02-01T00:00:00.000Z"), indicator(2, "2024-01-01T00:00:00.000Z")]));
+    let f2 = write(
+        dir.path(),
+        "b.json",
+        &bundle(vec![indicator(1, "2024-02-01T00:00:00.000Z"), indicator(2, "2024-01-01T00:00:00.000Z")]),
+    );
     assert_eq!(cairn(&data, &["import", &f1, "--source", "one"]).status.code(), Some(0));
     assert_eq!(cairn(&data, &["import", &f2, "--source", "two"]).status.code(), Some(0));
     let o = cairn(&data, &["export"]);
@@ -181,7 +196,10 @@ fn killed_import_loses_nothing_it_reported() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let file = dir.path().join("big.jsonl");
-    let gen = Command::new(env!("CARGO_BIN_EXE_cairn")).args(["bench", "generate", "--jsonl", "--count", "300000"]).output().unwrap();
+    let gen = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["bench", "generate", "--jsonl", "--count", "300000"])
+        .output()
+        .unwrap();
     std::fs::write(&file, &gen.stdout).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .arg("--data")

@@ -111,11 +111,14 @@ pub fn create_token(store: &dyn Store, name: &str, role: Role) -> Result<String,
 
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(300);
 
+/// Verified Basic credentials, keyed by the BLAKE3 of `user:password`, with when verified.
+type BasicCache = Arc<Mutex<HashMap<[u8; 32], (Principal, Instant)>>>;
+
 /// Checks `Authorization` headers against the store.
 #[derive(Clone)]
 pub struct Authenticator {
     store: Arc<dyn Store>,
-    basic_cache: Arc<Mutex<HashMap<[u8; 32], (Principal, Instant)>>>,
+    basic_cache: BasicCache,
 }
 
 impl Authenticator {
@@ -127,7 +130,8 @@ impl Authenticator {
     /// or `Basic <base64(user:password)>`. Blocking (store reads, argon2).
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
         let Some(value) = authorization else { return Err(AuthError::Missing) };
-        let (scheme, rest) = value.trim().split_once(' ').ok_or(AuthError::Invalid("malformed Authorization header"))?;
+        let (scheme, rest) =
+            value.trim().split_once(' ').ok_or(AuthError::Invalid("malformed Authorization header"))?;
         let rest = rest.trim();
         match scheme.to_ascii_lowercase().as_str() {
             "bearer" | "token" => self.by_token(rest),
@@ -155,7 +159,9 @@ impl Authenticator {
         }
         let text = String::from_utf8(decoded).map_err(|_| AuthError::Invalid("Basic credentials are not UTF-8"))?;
         let (user, password) = text.split_once(':').ok_or(AuthError::Invalid("Basic credentials lack ':'"))?;
-        let Ok(Some(u)) = self.store.user(user) else { return Err(AuthError::Invalid("unknown user or wrong password")) };
+        let Ok(Some(u)) = self.store.user(user) else {
+            return Err(AuthError::Invalid("unknown user or wrong password"));
+        };
         if !verify_password(&u.password_hash, password) {
             return Err(AuthError::Invalid("unknown user or wrong password"));
         }

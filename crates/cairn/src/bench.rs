@@ -73,7 +73,7 @@ pub fn indicator(i: usize, padding: usize) -> Value {
         "pattern_type": "stix",
         "valid_from": "2024-01-01T00:00:00Z",
         "confidence": (i % 101) as u64,
-        "labels": ["bench", if i % 2 == 0 { "even" } else { "odd" }],
+        "labels": ["bench", if i.is_multiple_of(2) { "even" } else { "odd" }],
     });
     if padding > 0 {
         v["description"] = Value::String("x".repeat(padding));
@@ -174,7 +174,9 @@ fn bench_upload(count: usize, batch: usize, clients: usize) -> anyhow::Result<i3
             serde_json::to_vec(&json!({ "sourcesystem": "bench", "stixobjects": objs })).expect("serialise")
         })
         .collect();
-    let url = format!("http://{addr}/workspaces/default/threat-intelligence-stix-objects:upload?api-version=2024-02-01-preview");
+    let url = format!(
+        "http://{addr}/workspaces/default/threat-intelligence-stix-objects:upload?api-version=2024-02-01-preview"
+    );
     let next = std::sync::atomic::AtomicUsize::new(0);
     let start = Instant::now();
     std::thread::scope(|scope| -> anyhow::Result<()> {

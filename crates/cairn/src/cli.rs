@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
 use cairn_store::{Filter, Source, SourceKind, SqliteStore, Store};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use crate::auth::{self, Role};
@@ -123,6 +123,10 @@ pub struct ExportArgs {
     pub all_versions: bool,
     #[arg(long, value_enum, default_value_t = ExportFormat::Bundle)]
     pub format: ExportFormat,
+    /// Only objects of this STIX version. A bundle of 2.0 objects only (chosen here, or
+    /// because nothing else matched) is written as a STIX 2.0 bundle.
+    #[arg(long, value_parser = ["2.0", "2.1"])]
+    pub spec_version: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -296,7 +300,8 @@ fn import(data: &Path, a: ImportArgs) -> anyhow::Result<i32> {
         pb.finish_and_clear();
     }
     if let Some(path) = &a.errors {
-        let mut w = BufWriter::new(File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?);
+        let mut w =
+            BufWriter::new(File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?);
         for r in &report.rejections {
             serde_json::to_writer(&mut w, r)?;
             w.write_all(b"\n")?;
@@ -311,13 +316,13 @@ fn import(data: &Path, a: ImportArgs) -> anyhow::Result<i32> {
             "created {}, new versions {}, unchanged {}, rejected {}",
             s.created, s.new_versions, s.unchanged, s.rejected
         );
-        if !report.rejections.is_empty() && a.errors.is_none() {
-            for r in report.rejections.iter().take(10) {
-                eprintln!("rejected #{} {}: {}", r.index, r.id.as_deref().unwrap_or("(no id)"), r.errors.join("; "));
-            }
-            if report.rejections.len() > 10 {
-                eprintln!("… and {} more (use --errors FILE for all)", report.rejections.len() - 10);
-            }
+    }
+    if !report.rejections.is_empty() && a.errors.is_none() {
+        for r in report.rejections.iter().take(10) {
+            eprintln!("rejected #{} {}: {}", r.index, r.id.as_deref().unwrap_or("(no id)"), r.errors.join("; "));
+        }
+        if report.rejections.len() > 10 {
+            eprintln!("… and {} more (use --errors FILE for all)", report.rejections.len() - 10);
         }
     }
     if let Some(e) = &report.read_error {
@@ -331,11 +336,21 @@ fn import(data: &Path, a: ImportArgs) -> anyhow::Result<i32> {
 
 fn export(data: &Path, a: ExportArgs) -> anyhow::Result<i32> {
     let store = open_store(data)?;
-    let filter = Filter { types: a.types, sources: a.source, ids: Vec::new(), all_versions: a.all_versions };
+    let filter = Filter {
+        types: a.types,
+        sources: a.source,
+        ids: Vec::new(),
+        spec_versions: a.spec_version.into_iter().collect(),
+        all_versions: a.all_versions,
+    };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
     if a.format == ExportFormat::Bundle {
-        write!(out, "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[", uuid::Uuid::new_v4())?;
+        // STIX 2.0 bundles carry spec_version "2.0"; 2.1 bundles carry none. A bundle
+        // holding only 2.0 objects is a 2.0 bundle, so 2.0 consumers can read it.
+        let only_20 = store.spec_versions(&filter)? == ["2.0"];
+        let spec = if only_20 { ",\"spec_version\":\"2.0\"" } else { "" };
+        write!(out, "{{\"type\":\"bundle\",\"id\":\"bundle--{}\"{spec},\"objects\":[", uuid::Uuid::new_v4())?;
     }
     let mut first = true;
     let mut cursor = None;

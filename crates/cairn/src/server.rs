@@ -11,9 +11,9 @@ pub fn serve(pipeline: Pipeline, listen: SocketAddr, config: ApiConfig) -> anyho
     let state = Arc::new(AppState::new(pipeline, config)?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e} (is another server running there? use --listen)"))?;
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            anyhow::anyhow!("cannot listen on {listen}: {e} (is another server running there? use --listen)")
+        })?;
         let addr = listener.local_addr()?;
         eprintln!("cairn listening on http://{addr} (instance {})", state.instance_id);
         axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown()).await?;

@@ -26,7 +26,8 @@ fn main() {
         let v: Value = match serde_json::from_str(&line) {
             Ok(v) => v,
             Err(e) => {
-                writeln!(out, "{}", json!({"valid": false, "errors": [format!("bad JSON: {e}")], "warnings": []})).unwrap();
+                writeln!(out, "{}", json!({"valid": false, "errors": [format!("bad JSON: {e}")], "warnings": []}))
+                    .unwrap();
                 continue;
             }
         };
@@ -36,7 +37,8 @@ fn main() {
         };
         let r = validate(&obj, default);
         let show = |f: &Vec<cairn_stix::Finding>| f.iter().map(ToString::to_string).collect::<Vec<_>>();
-        writeln!(out, "{}", json!({"valid": r.is_valid(), "errors": show(&r.errors), "warnings": show(&r.warnings)})).unwrap();
+        writeln!(out, "{}", json!({"valid": r.is_valid(), "errors": show(&r.errors), "warnings": show(&r.warnings)}))
+            .unwrap();
     }
 }
 

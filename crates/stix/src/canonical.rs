@@ -10,52 +10,66 @@ use serde_json::Value;
 /// units, strings with the minimal JSON escapes, numbers in ECMAScript form.
 pub fn canonical_json(v: &Value) -> String {
     let mut out = String::with_capacity(256);
-    write_value(v, &mut out);
+    write_canonical(v, &mut out).expect("writing to a String cannot fail");
     out
 }
 
-fn write_value(v: &Value, out: &mut String) {
+/// Writes the canonical form of `v` into any `fmt::Write` sink: a hasher adapter can
+/// consume it without the intermediate String.
+pub fn write_canonical<W: std::fmt::Write>(v: &Value, out: &mut W) -> std::fmt::Result {
+    write_value(v, out)
+}
+
+fn write_value<W: std::fmt::Write>(v: &Value, out: &mut W) -> std::fmt::Result {
     match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => out.write_str("null"),
+        Value::Bool(b) => out.write_str(if *b { "true" } else { "false" }),
         Value::Number(n) => write_number(n, out),
         Value::String(s) => write_string(s, out),
         Value::Array(a) => {
-            out.push('[');
+            out.write_char('[')?;
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.write_char(',')?;
                 }
-                write_value(x, out);
+                write_value(x, out)?;
             }
-            out.push(']');
+            out.write_char(']')
         }
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            // RFC 8785 sorts by UTF-16 code units; byte order differs only when a key mixes
-            // supplementary-plane characters with U+E000..U+FFFF, so compare that way.
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(k, out);
-                out.push(':');
-                write_value(&m[k.as_str()], out);
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            // RFC 8785 sorts by UTF-16 code units. That differs from byte order only when
+            // a key holds characters above U+FFFF, so take the cheap path when none does.
+            if entries.iter().all(|(k, _)| k.is_ascii()) {
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            } else {
+                entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
             }
-            out.push('}');
+            out.write_char('{')?;
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.write_char(',')?;
+                }
+                write_string(k, out)?;
+                out.write_char(':')?;
+                write_value(v, out)?;
+            }
+            out.write_char('}')
         }
     }
 }
 
-fn write_number(n: &serde_json::Number, out: &mut String) {
+fn write_number<W: std::fmt::Write>(n: &serde_json::Number, out: &mut W) -> std::fmt::Result {
     if let Some(i) = n.as_i64() {
-        out.push_str(&i.to_string());
+        write!(out, "{i}")
     } else if let Some(u) = n.as_u64() {
-        out.push_str(&u.to_string());
+        write!(out, "{u}")
     } else if let Some(f) = n.as_f64() {
-        write_f64(f, out);
+        let mut s = String::new();
+        write_f64(f, &mut s);
+        out.write_str(&s)
+    } else {
+        Ok(())
     }
 }
 
@@ -97,27 +111,38 @@ fn write_f64(f: f64, out: &mut String) {
             out.push_str(&digits[1..]);
         }
         out.push('e');
-        out.push(if n - 1 >= 0 { '+' } else { '-' });
+        out.push(if n > 0 { '+' } else { '-' });
         out.push_str(&(n - 1).abs().to_string());
     }
 }
 
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+fn write_string<W: std::fmt::Write>(s: &str, out: &mut W) -> std::fmt::Result {
+    out.write_char('"')?;
+    // Copy runs that need no escaping in one call; most STIX strings are all one run.
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.write_str(&s[start..i])?;
+        if escape.is_empty() {
+            write!(out, "\\u{:04x}", b)?;
+        } else {
+            out.write_str(escape)?;
         }
+        start = i + 1;
     }
-    out.push('"');
+    out.write_str(&s[start..])?;
+    out.write_char('"')
 }
 
 #[cfg(test)]

@@ -20,19 +20,26 @@ static CHARSETS: LazyLock<HashSet<String>> =
     LazyLock::new(|| lines(include_str!("../data/iana-charsets.txt")).map(str::to_ascii_lowercase).collect());
 
 /// ISO 639-2 language codes.
-static ISO_639_2: LazyLock<HashSet<&'static str>> = LazyLock::new(|| lines(include_str!("../data/iso-639-2.txt")).collect());
+static ISO_639_2: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| lines(include_str!("../data/iso-639-2.txt")).collect());
 
-/// A STIX 2.1 property name (§3.1): 3–250 characters of `a-z`, `0-9`, `_`.
+/// A STIX 2.1 property name (“Property Names”, “Custom Properties”): 3–250 characters of `a-z`, `0-9`, `_`, the
+/// first a letter.
 pub fn is_property_name(s: &str) -> bool {
+    s.as_bytes().first().is_some_and(u8::is_ascii_lowercase) && is_property_name_20(s)
+}
+
+/// A STIX 2.0 property name: 3–250 characters of `a-z`, `0-9`, `_`.
+pub fn is_property_name_20(s: &str) -> bool {
     (3..=250).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
-/// A dictionary key (§2.6): at most 250 characters of `a-z`, `A-Z`, `0-9`, `-`, `_`.
+/// A dictionary key (common data type “dictionary”): at most 250 characters of `a-z`, `A-Z`, `0-9`, `-`, `_`.
 pub fn is_dictionary_key(s: &str) -> bool {
     s.len() <= 250 && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
 }
 
-/// A hashes key (§2.7): 3–250 characters of `a-z`, `A-Z`, `0-9`, `-`, `_`.
+/// A hashes key (common data type “hashes”): 3–250 characters of `a-z`, `A-Z`, `0-9`, `-`, `_`.
 pub fn is_hash_key(s: &str) -> bool {
     s.len() >= 3 && is_dictionary_key(s)
 }
@@ -56,11 +63,11 @@ pub fn check_hash_value(alg: &str, value: &str) -> Option<(bool, String)> {
     Some((len_ok && chars_ok, expected))
 }
 
-/// base64 as the `binary` type uses it (§2.4): whole 4-character groups, `=` padding only at
+/// base64 as the `binary` type uses it: whole 4-character groups, `=` padding only at
 /// the end, at least one group.
 pub fn is_base64(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.is_empty() || b.len() % 4 != 0 {
+    if b.is_empty() || !b.len().is_multiple_of(4) {
         return false;
     }
     let body = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
@@ -77,9 +84,9 @@ pub fn is_base64(s: &str) -> bool {
     b[..n - pad].iter().all(|&c| body(c))
 }
 
-/// The `hex` type (§2.10): an even number (at least two) of hex digits.
+/// The `hex` type: an even number (at least two) of hex digits.
 pub fn is_hex(s: &str) -> bool {
-    !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|c| c.is_ascii_hexdigit())
+    !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
 fn is_unreserved(c: u8) -> bool {
@@ -168,8 +175,7 @@ fn is_authority(a: &[u8]) -> bool {
         let ok = if literal.first().is_some_and(|c| *c == b'v' || *c == b'V') {
             literal.len() > 1 && literal.iter().all(|&c| is_unreserved(c) || is_sub_delim(c) || c == b':')
         } else {
-            !literal.is_empty()
-                && std::str::from_utf8(literal).is_ok_and(|l| l.parse::<std::net::Ipv6Addr>().is_ok())
+            !literal.is_empty() && std::str::from_utf8(literal).is_ok_and(|l| l.parse::<std::net::Ipv6Addr>().is_ok())
         };
         if !ok {
             return false;
@@ -299,7 +305,7 @@ pub fn is_full_registry_key(s: &str) -> bool {
     !["HKLM", "HKCC", "HKCR", "HKCU", "HKU"].iter().any(|a| hive.eq_ignore_ascii_case(a))
 }
 
-/// A relationship type (§5.1): ASCII `a-z`, `0-9` and `-`.
+/// A relationship type (Relationship, `relationship_type`): ASCII `a-z`, `0-9` and `-`.
 pub fn is_relationship_type(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
 }
@@ -307,23 +313,8 @@ pub fn is_relationship_type(s: &str) -> bool {
 /// A well-formed RFC 5646 language tag (case-insensitive).
 pub fn is_language_tag(s: &str) -> bool {
     const IRREGULAR: &[&str] = &[
-        "en-gb-oed",
-        "i-ami",
-        "i-bnn",
-        "i-default",
-        "i-enochian",
-        "i-hak",
-        "i-klingon",
-        "i-lux",
-        "i-mingo",
-        "i-navajo",
-        "i-pwn",
-        "i-tao",
-        "i-tay",
-        "i-tsu",
-        "sgn-be-fr",
-        "sgn-be-nl",
-        "sgn-ch-de",
+        "en-gb-oed", "i-ami", "i-bnn", "i-default", "i-enochian", "i-hak", "i-klingon", "i-lux", "i-mingo", "i-navajo",
+        "i-pwn", "i-tao", "i-tay", "i-tsu", "sgn-be-fr", "sgn-be-nl", "sgn-ch-de",
     ];
     if !s.is_ascii() || s.is_empty() {
         return false;
@@ -331,8 +322,11 @@ pub fn is_language_tag(s: &str) -> bool {
     if IRREGULAR.iter().any(|g| g.eq_ignore_ascii_case(s)) {
         return true;
     }
-    let alpha = |t: &str, min: usize, max: usize| (min..=max).contains(&t.len()) && t.bytes().all(|c| c.is_ascii_alphabetic());
-    let alnum = |t: &str, min: usize, max: usize| (min..=max).contains(&t.len()) && t.bytes().all(|c| c.is_ascii_alphanumeric());
+    let alpha =
+        |t: &str, min: usize, max: usize| (min..=max).contains(&t.len()) && t.bytes().all(|c| c.is_ascii_alphabetic());
+    let alnum = |t: &str, min: usize, max: usize| {
+        (min..=max).contains(&t.len()) && t.bytes().all(|c| c.is_ascii_alphanumeric())
+    };
     let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|c| c.is_ascii_digit());
     let mut it = s.split('-').peekable();
     let first = it.next().unwrap_or("");
@@ -481,7 +475,7 @@ fn is_cpe_avstring(c: &[u8]) -> bool {
     i == c.len()
 }
 
-/// A granular-marking selector (§7.2.3.1): `prop(.key|.[n])*`, or `id`.
+/// A granular-marking selector (Granular Markings): `prop(.key|.[n])*`, or `id`.
 pub fn is_selector_syntax(s: &str) -> bool {
     if s == "id" {
         return true;
@@ -608,7 +602,19 @@ mod tests {
 
     #[test]
     fn encodings() {
-        table(is_base64, &[("VBORw0KGgoAAAANSUhEUgAAADI=", true), ("YQ==", true), ("YWJj", true), ("", false), ("YQ=", false), ("Y=Q=", false), ("a b=", false)]);
+        table(
+            is_base64,
+            &[
+                ("iVBORw0KGgoAAAANSUhEUgAAADI=", true),
+                ("VBORw0KGgoAAAANSUhEUgAAADI=", false),
+                ("YQ==", true),
+                ("YWJj", true),
+                ("", false),
+                ("YQ=", false),
+                ("Y=Q=", false),
+                ("a b=", false),
+            ],
+        );
         table(is_hex, &[("00ff", true), ("AbCd", true), ("abc", false), ("", false), ("zz", false)]);
     }
 
@@ -675,6 +681,8 @@ mod tests {
         assert!(!is_property_name("xy"));
         assert!(!is_property_name("x-acme"));
         assert!(!is_property_name("xAcme"));
+        assert!(!is_property_name("1x_acme"));
+        assert!(is_property_name_20("1x_acme"));
         assert!(is_selector_syntax("description"));
         assert!(is_selector_syntax("external_references.[1].url"));
         assert!(!is_selector_syntax("external_references[1]"));

@@ -119,9 +119,7 @@ impl ObjectMeta {
         let version_prop = if map.contains_key("modified") { "modified" } else { "created" };
         let version = match (category, map.get(version_prop)) {
             (Category::Sco, _) | (_, None) => None,
-            (_, Some(Value::String(s))) => {
-                Some(Timestamp::parse(s).map_err(|e| format!("{version_prop}: {e}"))?)
-            }
+            (_, Some(Value::String(s))) => Some(Timestamp::parse(s).map_err(|e| format!("{version_prop}: {e}"))?),
             (_, Some(_)) => return Err(format!("{version_prop}: must be a timestamp string")),
         };
         Ok(ObjectMeta {

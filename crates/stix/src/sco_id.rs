@@ -1,4 +1,4 @@
-//! Deterministic SCO ids (STIX 2.1 §2.9): UUIDv5 over the JCS form of the id-contributing properties.
+//! Deterministic SCO ids (STIX 2.1 Identifier section): UUIDv5 over the JCS form of the id-contributing properties.
 //!
 //! The name is the RFC 8785 canonical JSON of an object holding those ID contributing
 //! properties (per type, [`crate::spec::ObjSpec::id_contributing`]) that the SCO carries,
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::canonical_json;
 use crate::spec::{self, ID_HASH_PREFERENCE};
 
-/// The namespace of §2.9, `00abedb4-aa42-466c-9c01-fed23315a9b7`.
+/// The namespace the spec fixes, `00abedb4-aa42-466c-9c01-fed23315a9b7`.
 pub const NAMESPACE: Uuid = Uuid::from_u128(0x00abedb4_aa42_466c_9c01_fed23315a9b7);
 
 /// The deterministic id of a STIX 2.1 SCO (`type--uuidv5`), or `None` when the object is
@@ -45,10 +45,7 @@ pub fn deterministic_id(obj: &Value) -> Option<String> {
 /// The one hash of a `hashes` dictionary that contributes to the id.
 fn choose_one_hash(hashes: &Value) -> Option<Value> {
     let map = hashes.as_object()?;
-    let (k, v) = ID_HASH_PREFERENCE
-        .iter()
-        .find_map(|alg| map.get_key_value(*alg))
-        .or_else(|| map.iter().next())?;
+    let (k, v) = ID_HASH_PREFERENCE.iter().find_map(|alg| map.get_key_value(*alg)).or_else(|| map.iter().next())?;
     let mut one = Map::new();
     one.insert(k.clone(), v.clone());
     Some(Value::Object(one))
@@ -66,7 +63,10 @@ mod tests {
         let cases = [
             (json!({"type": "ipv4-addr", "value": "198.51.100.3"}), "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4"),
             (json!({"type": "ipv6-addr", "value": "2001:db8::1"}), "ipv6-addr--6469e3a9-b053-5e34-a025-9396ae051d26"),
-            (json!({"type": "domain-name", "value": "example.com"}), "domain-name--bedb4899-d24b-5401-bc86-8f6b4cc18ec7"),
+            (
+                json!({"type": "domain-name", "value": "example.com"}),
+                "domain-name--bedb4899-d24b-5401-bc86-8f6b4cc18ec7",
+            ),
             (
                 json!({"type": "url", "value": "https://example.com/research/index.html"}),
                 "url--47c3cf9a-5027-5bf0-997a-017c7edc7c55",
@@ -75,12 +75,18 @@ mod tests {
                 json!({"type": "email-addr", "value": "john@example.com", "display_name": "John Doe"}),
                 "email-addr--7165e2a9-671f-585d-b1e1-ca59c671d934",
             ),
-            (json!({"type": "mac-addr", "value": "d2:fb:49:24:37:18"}), "mac-addr--757b1725-9903-54f5-a855-1240691d7659"),
+            (
+                json!({"type": "mac-addr", "value": "d2:fb:49:24:37:18"}),
+                "mac-addr--757b1725-9903-54f5-a855-1240691d7659",
+            ),
             (
                 json!({"type": "autonomous-system", "number": 15139, "name": "Slime Industries"}),
                 "autonomous-system--3aa27478-50b5-5ab8-9da9-cdc12b657fff",
             ),
-            (json!({"type": "directory", "path": "C:\\Windows\\System32"}), "directory--0a58d0c1-59e6-5afd-8252-dcd3f13e5622"),
+            (
+                json!({"type": "directory", "path": "C:\\Windows\\System32"}),
+                "directory--0a58d0c1-59e6-5afd-8252-dcd3f13e5622",
+            ),
             (json!({"type": "mutex", "name": "__CLEANSWEEP__"}), "mutex--f93fe911-e545-5239-b9b0-597840d0c871"),
             // MD5 is preferred over SHA-256 even when written second
             (

@@ -10,25 +10,9 @@ use crate::object::Category;
 
 /// STIX 2.1 Domain Objects.
 pub const SDO_TYPES: &[&str] = &[
-    "attack-pattern",
-    "campaign",
-    "course-of-action",
-    "grouping",
-    "identity",
-    "incident",
-    "indicator",
-    "infrastructure",
-    "intrusion-set",
-    "location",
-    "malware",
-    "malware-analysis",
-    "note",
-    "observed-data",
-    "opinion",
-    "report",
-    "threat-actor",
-    "tool",
-    "vulnerability",
+    "attack-pattern", "campaign", "course-of-action", "grouping", "identity", "incident", "indicator",
+    "infrastructure", "intrusion-set", "location", "malware", "malware-analysis", "note", "observed-data", "opinion",
+    "report", "threat-actor", "tool", "vulnerability",
 ];
 
 /// STIX 2.1 Relationship Objects.
@@ -36,24 +20,9 @@ pub const SRO_TYPES: &[&str] = &["relationship", "sighting"];
 
 /// STIX 2.1 Cyber-observable Objects.
 pub const SCO_TYPES: &[&str] = &[
-    "artifact",
-    "autonomous-system",
-    "directory",
-    "domain-name",
-    "email-addr",
-    "email-message",
-    "file",
-    "ipv4-addr",
-    "ipv6-addr",
-    "mac-addr",
-    "mutex",
-    "network-traffic",
-    "process",
-    "software",
-    "url",
-    "user-account",
-    "windows-registry-key",
-    "x509-certificate",
+    "artifact", "autonomous-system", "directory", "domain-name", "email-addr", "email-message", "file", "ipv4-addr",
+    "ipv6-addr", "mac-addr", "mutex", "network-traffic", "process", "software", "url", "user-account",
+    "windows-registry-key", "x509-certificate",
 ];
 
 pub fn category(t: &str) -> Category {
@@ -85,19 +54,19 @@ pub enum Ty {
     Int(i64, i64, &'static str),
     /// A number in `min..=max`.
     Float(f64, f64, &'static str),
-    /// A STIX timestamp (§2.14).
+    /// A STIX timestamp (common data type “timestamp”).
     Timestamp,
     /// A STIX timestamp without fractional seconds.
     TimestampSecs,
-    /// An identifier (§2.9) whose type part must be one of the targets.
+    /// An identifier (common data type “identifier”) whose type part must be one of the targets.
     Ref(Targets),
-    /// The hashes type (§2.7).
+    /// The `hashes` common data type.
     Hashes,
-    /// A dictionary (§2.6) whose values are as given.
+    /// A dictionary (common data type “dictionary”) whose values are as given.
     Dict(DictVals),
-    /// A base64 string (`binary`, §2.4).
+    /// A base64 string (common data type `binary`).
     Binary,
-    /// An even number of hex digits (`hex`, §2.10).
+    /// An even number of hex digits (common data type `hex`).
     Hex,
     /// An open vocabulary: values outside it are a warning (SHOULD).
     Vocab(&'static Vocab),
@@ -135,7 +104,7 @@ pub enum Ty {
     Object,
     /// The `extensions` dictionary, checked against the type's extension table.
     Extensions,
-    /// Granular-marking selectors (§7.2.3.1), resolved against the marked object.
+    /// Granular-marking selectors (Granular Markings), resolved against the marked object.
     Selector,
 }
 
@@ -145,6 +114,7 @@ pub enum DictVals {
     Any,
     Str,
     StrOrInt,
+    StrOrStrList,
     Int,
 }
 
@@ -224,6 +194,8 @@ pub enum Special {
     LanguageContents,
     /// observed-data (deprecated `objects`): embedded SCOs and the references between them.
     ObservedObjects,
+    /// indicator: a `stix` pattern must be in the patterning grammar (via `cairn-pattern`).
+    Pattern,
 }
 
 /// The table for one object type or embedded object type.
@@ -234,9 +206,9 @@ pub struct ObjSpec {
     pub props: &'static [Prop],
     pub required: &'static [&'static str],
     pub rules: &'static [Rule],
-    /// SCOs: the ID contributing properties (§2.9), in the spec's order.
+    /// SCOs: the ID contributing properties (Identifier section), in the spec's order.
     pub id_contributing: &'static [&'static str],
-    /// SCOs: the predefined extensions (§6.x) this type may carry.
+    /// SCOs: the predefined extensions (SCO sections) this type may carry.
     pub extensions: &'static [&'static ObjSpec],
 }
 
@@ -246,7 +218,12 @@ impl ObjSpec {
     }
 }
 
-const fn obj(name: &'static str, props: &'static [Prop], required: &'static [&'static str], rules: &'static [Rule]) -> ObjSpec {
+const fn obj(
+    name: &'static str,
+    props: &'static [Prop],
+    required: &'static [&'static str],
+    rules: &'static [Rule],
+) -> ObjSpec {
     ObjSpec { name, props, required, rules, id_contributing: &[], extensions: &[] }
 }
 
@@ -263,7 +240,7 @@ const fn refs(types: &'static [&'static str]) -> Ty {
 }
 
 // ---------------------------------------------------------------------------------------
-// Vocabularies (§10) and enumerations
+// Vocabularies (STIX 2.1 section “Vocabularies”) and enumerations
 // ---------------------------------------------------------------------------------------
 
 macro_rules! vocab {
@@ -272,155 +249,210 @@ macro_rules! vocab {
     };
 }
 
-vocab!(ATTACK_MOTIVATION, "attack-motivation-ov", [
-    "accidental", "coercion", "dominance", "ideology", "notoriety", "organizational-gain",
-    "personal-gain", "personal-satisfaction", "revenge", "unpredictable",
-]);
-vocab!(ATTACK_RESOURCE_LEVEL, "attack-resource-level-ov", [
-    "individual", "club", "contest", "team", "organization", "government",
-]);
+vocab!(
+    ATTACK_MOTIVATION,
+    "attack-motivation-ov",
+    [
+        "accidental", "coercion", "dominance", "ideology", "notoriety", "organizational-gain", "personal-gain",
+        "personal-satisfaction", "revenge", "unpredictable",
+    ]
+);
+vocab!(
+    ATTACK_RESOURCE_LEVEL,
+    "attack-resource-level-ov",
+    ["individual", "club", "contest", "team", "organization", "government",]
+);
 vocab!(GROUPING_CONTEXT, "grouping-context-ov", ["suspicious-activity", "malware-analysis", "unspecified"]);
 vocab!(IDENTITY_CLASS, "identity-class-ov", ["individual", "group", "system", "organization", "class", "unknown"]);
-vocab!(IMPLEMENTATION_LANGUAGE, "implementation-language-ov", [
-    "applescript", "bash", "c", "c++", "c#", "go", "java", "javascript", "lua", "objective-c",
-    "perl", "php", "powershell", "python", "ruby", "scala", "swift", "typescript",
-    "visual-basic", "x86-32", "x86-64",
-]);
-vocab!(INDICATOR_TYPE, "indicator-type-ov", [
-    "anomalous-activity", "anonymization", "benign", "compromised", "malicious-activity",
-    "attribution", "unknown",
-]);
-vocab!(INDUSTRY_SECTOR, "industry-sector-ov", [
-    "agriculture", "aerospace", "automotive", "chemical", "commercial", "communications",
-    "construction", "defense", "education", "energy", "engineering", "entertainment",
-    "financial-services", "government", "emergency-services", "government-emergency-services",
-    "government-local", "government-national", "government-public-services",
-    "government-regional", "healthcare", "hospitality-leisure", "infrastructure", "dams",
-    "nuclear", "water", "insurance", "manufacturing", "mining", "non-profit",
-    "pharmaceuticals", "retail", "technology", "telecommunications", "transportation",
-    "utilities",
-]);
-vocab!(INFRASTRUCTURE_TYPE, "infrastructure-type-ov", [
-    "amplification", "anonymization", "botnet", "command-and-control", "control-system",
-    "exfiltration", "firewall", "hosting-malware", "hosting-target-lists", "phishing",
-    "reconnaissance", "routers-switches", "staging", "workstation", "unknown",
-]);
+vocab!(
+    IMPLEMENTATION_LANGUAGE,
+    "implementation-language-ov",
+    [
+        "applescript", "bash", "c", "c++", "c#", "go", "java", "javascript", "lua", "objective-c", "perl", "php",
+        "powershell", "python", "ruby", "scala", "swift", "typescript", "visual-basic", "x86-32", "x86-64",
+    ]
+);
+vocab!(
+    INDICATOR_TYPE,
+    "indicator-type-ov",
+    ["anomalous-activity", "anonymization", "benign", "compromised", "malicious-activity", "attribution", "unknown",]
+);
+vocab!(
+    INDUSTRY_SECTOR,
+    "industry-sector-ov",
+    [
+        "agriculture", "aerospace", "automotive", "chemical", "commercial", "communications", "construction",
+        "defense", "education", "energy", "engineering", "entertainment", "financial-services", "government",
+        "emergency-services", "government-emergency-services", "government-local", "government-national",
+        "government-public-services", "government-regional", "healthcare", "hospitality-leisure", "infrastructure",
+        "dams", "nuclear", "water", "insurance", "manufacturing", "mining", "non-profit", "pharmaceuticals", "retail",
+        "technology", "telecommunications", "transportation", "utilities",
+    ]
+);
+vocab!(
+    INFRASTRUCTURE_TYPE,
+    "infrastructure-type-ov",
+    [
+        "amplification", "anonymization", "botnet", "command-and-control", "control-system", "exfiltration",
+        "firewall", "hosting-malware", "hosting-target-lists", "phishing", "reconnaissance", "routers-switches",
+        "staging", "workstation", "unknown",
+    ]
+);
 vocab!(MALWARE_RESULT, "malware-result-ov", ["malicious", "suspicious", "benign", "unknown"]);
-vocab!(MALWARE_TYPE, "malware-type-ov", [
-    "adware", "backdoor", "bot", "bootkit", "ddos", "downloader", "dropper", "exploit-kit",
-    "keylogger", "ransomware", "remote-access-trojan", "resource-exploitation",
-    "rogue-security-software", "rootkit", "screen-capture", "spyware", "trojan", "unknown",
-    "virus", "webshell", "wiper", "worm",
-]);
-vocab!(MALWARE_CAPABILITIES, "malware-capabilities-ov", [
-    "accesses-remote-machines", "anti-debugging", "anti-disassembly", "anti-emulation",
-    "anti-memory-forensics", "anti-sandbox", "anti-vm", "captures-input-peripherals",
-    "captures-output-peripherals", "captures-system-state-data", "cleans-traces-of-infection",
-    "commits-fraud", "communicates-with-c2", "compromises-data-availability",
-    "compromises-data-integrity", "compromises-system-availability", "controls-local-machine",
-    "degrades-security-software", "degrades-system-updates", "determines-c2-server",
-    "emails-spam", "escalates-privileges", "evades-av", "exfiltrates-data", "fingerprints-host",
-    "hides-artifacts", "hides-executing-code", "infects-files", "infects-remote-machines",
-    "installs-other-components", "persists-after-system-reboot", "prevents-artifact-access",
-    "prevents-artifact-deletion", "probes-network-environment", "self-modifies",
-    "steals-authentication-credentials", "violates-system-operational-integrity",
-]);
+vocab!(
+    MALWARE_TYPE,
+    "malware-type-ov",
+    [
+        "adware", "backdoor", "bot", "bootkit", "ddos", "downloader", "dropper", "exploit-kit", "keylogger",
+        "ransomware", "remote-access-trojan", "resource-exploitation", "rogue-security-software", "rootkit",
+        "screen-capture", "spyware", "trojan", "unknown", "virus", "webshell", "wiper", "worm",
+    ]
+);
+vocab!(
+    MALWARE_CAPABILITIES,
+    "malware-capabilities-ov",
+    [
+        "accesses-remote-machines", "anti-debugging", "anti-disassembly", "anti-emulation", "anti-memory-forensics",
+        "anti-sandbox", "anti-vm", "captures-input-peripherals", "captures-output-peripherals",
+        "captures-system-state-data", "cleans-traces-of-infection", "commits-fraud", "communicates-with-c2",
+        "compromises-data-availability", "compromises-data-integrity", "compromises-system-availability",
+        "controls-local-machine", "degrades-security-software", "degrades-system-updates", "determines-c2-server",
+        "emails-spam", "escalates-privileges", "evades-av", "exfiltrates-data", "fingerprints-host", "hides-artifacts",
+        "hides-executing-code", "infects-files", "infects-remote-machines", "installs-other-components",
+        "persists-after-system-reboot", "prevents-artifact-access", "prevents-artifact-deletion",
+        "probes-network-environment", "self-modifies", "steals-authentication-credentials",
+        "violates-system-operational-integrity",
+    ]
+);
 vocab!(PATTERN_TYPE, "pattern-type-ov", ["stix", "pcre", "sigma", "snort", "suricata", "yara"]);
-vocab!(PROCESSOR_ARCHITECTURE, "processor-architecture-ov", [
-    "alpha", "arm", "ia-64", "mips", "powerpc", "sparc", "x86", "x86-64",
-]);
-vocab!(REGION, "region-ov", [
-    "africa", "eastern-africa", "middle-africa", "northern-africa", "southern-africa",
-    "western-africa", "americas", "latin-america-caribbean", "south-america", "caribbean",
-    "central-america", "northern-america", "asia", "central-asia", "eastern-asia",
-    "southern-asia", "south-eastern-asia", "western-asia", "europe", "eastern-europe",
-    "northern-europe", "southern-europe", "western-europe", "oceania",
-    "australia-new-zealand", "melanesia", "micronesia", "polynesia", "antarctica",
-]);
-vocab!(REPORT_TYPE, "report-type-ov", [
-    "threat-report", "attack-pattern", "campaign", "identity", "indicator", "intrusion-set",
-    "malware", "observed-data", "threat-actor", "tool", "vulnerability",
-]);
-vocab!(THREAT_ACTOR_TYPE, "threat-actor-type-ov", [
-    "activist", "competitor", "crime-syndicate", "criminal", "hacker", "insider-accidental",
-    "insider-disgruntled", "nation-state", "sensationalist", "spy", "terrorist", "unknown",
-]);
-vocab!(THREAT_ACTOR_ROLE, "threat-actor-role-ov", [
-    "agent", "director", "independent", "infrastructure-architect", "infrastructure-operator",
-    "malware-author", "sponsor",
-]);
-vocab!(THREAT_ACTOR_SOPHISTICATION, "threat-actor-sophistication-ov", [
-    "none", "minimal", "intermediate", "advanced", "expert", "innovator", "strategic",
-]);
-vocab!(TOOL_TYPE, "tool-type-ov", [
-    "denial-of-service", "exploitation", "information-gathering", "network-capture",
-    "credential-exploitation", "remote-access", "vulnerability-scanning", "unknown",
-]);
-vocab!(HASH_ALGORITHM, "hash-algorithm-ov", [
-    "MD5", "SHA-1", "SHA-256", "SHA-512", "SHA3-256", "SHA3-512", "SSDEEP", "TLSH",
-]);
+vocab!(
+    PROCESSOR_ARCHITECTURE,
+    "processor-architecture-ov",
+    ["alpha", "arm", "ia-64", "mips", "powerpc", "sparc", "x86", "x86-64",]
+);
+vocab!(
+    REGION,
+    "region-ov",
+    [
+        "africa", "eastern-africa", "middle-africa", "northern-africa", "southern-africa", "western-africa",
+        "americas", "latin-america-caribbean", "south-america", "caribbean", "central-america", "northern-america",
+        "asia", "central-asia", "eastern-asia", "southern-asia", "south-eastern-asia", "western-asia", "europe",
+        "eastern-europe", "northern-europe", "southern-europe", "western-europe", "oceania", "australia-new-zealand",
+        "melanesia", "micronesia", "polynesia", "antarctica",
+    ]
+);
+vocab!(
+    REPORT_TYPE,
+    "report-type-ov",
+    [
+        "threat-report", "attack-pattern", "campaign", "identity", "indicator", "intrusion-set", "malware",
+        "observed-data", "threat-actor", "tool", "vulnerability",
+    ]
+);
+vocab!(
+    THREAT_ACTOR_TYPE,
+    "threat-actor-type-ov",
+    [
+        "activist", "competitor", "crime-syndicate", "criminal", "hacker", "insider-accidental", "insider-disgruntled",
+        "nation-state", "sensationalist", "spy", "terrorist", "unknown",
+    ]
+);
+vocab!(
+    THREAT_ACTOR_ROLE,
+    "threat-actor-role-ov",
+    [
+        "agent", "director", "independent", "infrastructure-architect", "infrastructure-operator", "malware-author",
+        "sponsor",
+    ]
+);
+vocab!(
+    THREAT_ACTOR_SOPHISTICATION,
+    "threat-actor-sophistication-ov",
+    ["none", "minimal", "intermediate", "advanced", "expert", "innovator", "strategic",]
+);
+vocab!(
+    TOOL_TYPE,
+    "tool-type-ov",
+    [
+        "denial-of-service", "exploitation", "information-gathering", "network-capture", "credential-exploitation",
+        "remote-access", "vulnerability-scanning", "unknown",
+    ]
+);
+vocab!(
+    HASH_ALGORITHM,
+    "hash-algorithm-ov",
+    ["MD5", "SHA-1", "SHA-256", "SHA-512", "SHA3-256", "SHA3-512", "SSDEEP", "TLSH",]
+);
 vocab!(WINDOWS_PEBINARY_TYPE, "windows-pebinary-type-ov", ["exe", "dll", "sys"]);
-vocab!(ACCOUNT_TYPE, "account-type-ov", [
-    "unix", "windows-local", "windows-domain", "ldap", "tacacs", "radius", "nis", "openid",
-    "facebook", "skype", "twitter", "kavi",
-]);
+vocab!(
+    ACCOUNT_TYPE,
+    "account-type-ov",
+    [
+        "unix", "windows-local", "windows-domain", "ldap", "tacacs", "radius", "nis", "openid", "facebook", "skype",
+        "twitter", "kavi",
+    ]
+);
 vocab!(MARKING_DEFINITION_TYPE, "marking-definition-type", ["statement", "tlp"]);
 
 // Enumerations (MUST).
 vocab!(OPINION, "opinion-enum", ["strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"]);
-vocab!(EXTENSION_TYPE, "extension-type-enum", [
-    "new-sdo", "new-sco", "new-sro", "property-extension", "toplevel-property-extension",
-]);
-vocab!(ENCRYPTION_ALGORITHM, "encryption-algorithm-enum", [
-    "AES-256-GCM", "ChaCha20-Poly1305", "mime-type-indicated",
-]);
+vocab!(
+    EXTENSION_TYPE,
+    "extension-type-enum",
+    ["new-sdo", "new-sco", "new-sro", "property-extension", "toplevel-property-extension",]
+);
+vocab!(ENCRYPTION_ALGORITHM, "encryption-algorithm-enum", ["AES-256-GCM", "ChaCha20-Poly1305", "mime-type-indicated",]);
 vocab!(WINDOWS_INTEGRITY_LEVEL, "windows-integrity-level-enum", ["low", "medium", "high", "system"]);
-vocab!(WINDOWS_SERVICE_START_TYPE, "windows-service-start-type-enum", [
-    "SERVICE_AUTO_START", "SERVICE_BOOT_START", "SERVICE_DEMAND_START", "SERVICE_DISABLED",
-    "SERVICE_SYSTEM_ALERT",
-]);
-vocab!(WINDOWS_SERVICE_TYPE, "windows-service-type-enum", [
-    "SERVICE_KERNEL_DRIVER", "SERVICE_FILE_SYSTEM_DRIVER", "SERVICE_WIN32_OWN_PROCESS",
-    "SERVICE_WIN32_SHARE_PROCESS",
-]);
-vocab!(WINDOWS_SERVICE_STATUS, "windows-service-status-enum", [
-    "SERVICE_CONTINUE_PENDING", "SERVICE_PAUSE_PENDING", "SERVICE_PAUSED", "SERVICE_RUNNING",
-    "SERVICE_START_PENDING", "SERVICE_STOP_PENDING", "SERVICE_STOPPED",
-]);
-vocab!(WINDOWS_REGISTRY_DATATYPE, "windows-registry-datatype-enum", [
-    "REG_NONE", "REG_SZ", "REG_EXPAND_SZ", "REG_BINARY", "REG_DWORD", "REG_DWORD_BIG_ENDIAN",
-    "REG_DWORD_LITTLE_ENDIAN", "REG_LINK", "REG_MULTI_SZ", "REG_RESOURCE_LIST",
-    "REG_FULL_RESOURCE_DESCRIPTION", "REG_RESOURCE_REQUIREMENTS_LIST", "REG_QWORD",
-    "REG_INVALID_TYPE",
-]);
-vocab!(NETWORK_SOCKET_ADDRESS_FAMILY, "network-socket-address-family-enum", [
-    "AF_UNSPEC", "AF_INET", "AF_IPX", "AF_APPLETALK", "AF_NETBIOS", "AF_INET6", "AF_IRDA",
-    "AF_BTH",
-]);
-vocab!(NETWORK_SOCKET_TYPE, "network-socket-type-enum", [
-    "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "SOCK_RDM", "SOCK_SEQPACKET",
-]);
+vocab!(
+    WINDOWS_SERVICE_START_TYPE,
+    "windows-service-start-type-enum",
+    ["SERVICE_AUTO_START", "SERVICE_BOOT_START", "SERVICE_DEMAND_START", "SERVICE_DISABLED", "SERVICE_SYSTEM_ALERT",]
+);
+vocab!(
+    WINDOWS_SERVICE_TYPE,
+    "windows-service-type-enum",
+    ["SERVICE_KERNEL_DRIVER", "SERVICE_FILE_SYSTEM_DRIVER", "SERVICE_WIN32_OWN_PROCESS", "SERVICE_WIN32_SHARE_PROCESS",]
+);
+vocab!(
+    WINDOWS_SERVICE_STATUS,
+    "windows-service-status-enum",
+    [
+        "SERVICE_CONTINUE_PENDING", "SERVICE_PAUSE_PENDING", "SERVICE_PAUSED", "SERVICE_RUNNING",
+        "SERVICE_START_PENDING", "SERVICE_STOP_PENDING", "SERVICE_STOPPED",
+    ]
+);
+vocab!(
+    WINDOWS_REGISTRY_DATATYPE,
+    "windows-registry-datatype-enum",
+    [
+        "REG_NONE", "REG_SZ", "REG_EXPAND_SZ", "REG_BINARY", "REG_DWORD", "REG_DWORD_BIG_ENDIAN",
+        "REG_DWORD_LITTLE_ENDIAN", "REG_LINK", "REG_MULTI_SZ", "REG_RESOURCE_LIST", "REG_FULL_RESOURCE_DESCRIPTION",
+        "REG_RESOURCE_REQUIREMENTS_LIST", "REG_QWORD", "REG_INVALID_TYPE",
+    ]
+);
+vocab!(
+    NETWORK_SOCKET_ADDRESS_FAMILY,
+    "network-socket-address-family-enum",
+    ["AF_UNSPEC", "AF_INET", "AF_IPX", "AF_APPLETALK", "AF_NETBIOS", "AF_INET6", "AF_IRDA", "AF_BTH",]
+);
+vocab!(
+    NETWORK_SOCKET_TYPE,
+    "network-socket-type-enum",
+    ["SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "SOCK_RDM", "SOCK_SEQPACKET",]
+);
 
-/// Property names reserved by the spec (§3.x "Reserved Property Names"): MUST NOT be used.
+/// Property names the spec reserves (“Reserved Names”): MUST NOT be used.
 pub const RESERVED_PROPERTIES_21: &[&str] = &["severity", "action", "username", "phone_numbers"];
-/// STIX 2.0 reserved property names (2.0 Part 1 §3.x).
+/// STIX 2.0 reserved property names (as the 2.0 JSON schemas list them).
 pub const RESERVED_PROPERTIES_20: &[&str] = &[
-    "confidence",
-    "severity",
-    "action",
-    "usernames",
-    "phone_numbers",
-    "addresses",
-    "first_seen_precision",
-    "last_seen_precision",
-    "valid_from_precision",
-    "valid_until_precision",
+    "confidence", "severity", "action", "usernames", "phone_numbers", "addresses", "first_seen_precision",
+    "last_seen_precision", "valid_from_precision", "valid_until_precision",
 ];
 /// Object type names reserved by the spec.
 pub const RESERVED_TYPES_21: &[&str] = &["action"];
 pub const RESERVED_TYPES_20: &[&str] = &["incident", "infrastructure"];
 
-/// The four TLP marking-definitions (§7.2.1.4): (id, name, tlp value).
+/// The four TLP marking-definitions the spec fixes (“TLP Marking”): (id, name, tlp value).
 pub const TLP_MARKINGS: &[(&str, &str, &str)] = &[
     ("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", "TLP:WHITE", "white"),
     ("marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", "TLP:GREEN", "green"),
@@ -429,10 +461,10 @@ pub const TLP_MARKINGS: &[(&str, &str, &str)] = &[
 ];
 pub const TLP_CREATED: &str = "2017-01-20T00:00:00.000Z";
 
-/// The deterministic-id namespace of §2.9 (the value used by the OASIS `stix2` library).
+/// The deterministic-id namespace (Identifier section; the value used by the OASIS `stix2` library).
 pub const SCO_ID_NAMESPACE: &str = "00abedb4-aa42-466c-9c01-fed23315a9b7";
 
-/// Hash algorithms whose value format the spec fixes (§10.5 hash-algorithm-ov), with the
+/// Hash algorithms whose value format the spec fixes (hash-algorithm-ov), with the
 /// accepted lengths and alphabet (`true` = hex digits only).
 pub const HASH_FORMATS: &[(&str, usize, usize, HashAlphabet)] = &[
     ("MD5", 32, 32, HashAlphabet::Hex),
@@ -456,10 +488,10 @@ pub enum HashAlphabet {
 pub const ID_HASH_PREFERENCE: &[&str] = &["MD5", "SHA-1", "SHA-256", "SHA-512"];
 
 // ---------------------------------------------------------------------------------------
-// Embedded types (§2, §7.2)
+// Embedded types (common data types, markings)
 // ---------------------------------------------------------------------------------------
 
-/// §2.5 external-reference.
+/// The external-reference common data type.
 pub static EXTERNAL_REFERENCE: ObjSpec = obj(
     "external-reference",
     &[
@@ -487,18 +519,18 @@ pub static EXTERNAL_REFERENCE_20: ObjSpec = obj(
     &[Rule::AtLeastOne(&["description", "url", "external_id"]), Rule::Special(Special::ExternalId)],
 );
 
-/// §2.8 kill-chain-phase.
-pub static KILL_CHAIN_PHASE: ObjSpec =
-    obj("kill-chain-phase", &[p("kill_chain_name", Ty::Str), p("phase_name", Ty::Str)], &["kill_chain_name", "phase_name"], &[]);
+/// The kill-chain-phase common data type.
+pub static KILL_CHAIN_PHASE: ObjSpec = obj(
+    "kill-chain-phase",
+    &[p("kill_chain_name", Ty::Str), p("phase_name", Ty::Str)],
+    &["kill_chain_name", "phase_name"],
+    &[],
+);
 
-/// §7.2.3 granular-marking: exactly one of `lang` / `marking_ref`.
+/// granular-marking (“Granular Markings”): exactly one of `lang` / `marking_ref`.
 pub static GRANULAR_MARKING: ObjSpec = obj(
     "granular-marking",
-    &[
-        l("selectors", Ty::Selector),
-        p("lang", Ty::Lang),
-        p("marking_ref", refs(&["marking-definition"])),
-    ],
+    &[l("selectors", Ty::Selector), p("lang", Ty::Lang), p("marking_ref", refs(&["marking-definition"]))],
     &["selectors"],
     &[Rule::ExactlyOne(&["lang", "marking_ref"])],
 );
@@ -511,12 +543,15 @@ pub static GRANULAR_MARKING_20: ObjSpec = obj(
     &[],
 );
 
-/// §7.3 the value of an `extension-definition--…` key in `extensions`.
+/// The value of an `extension-definition--…` key in `extensions`.
 pub static EXTENSION_INSTANCE: ObjSpec =
     obj("extension", &[p("extension_type", Ty::Enum(&EXTENSION_TYPE))], &["extension_type"], &[]);
 
+/// The value of a custom (`x-…-ext`, pre-2.1 style) extension: free-form properties.
+pub static EXTENSION_INSTANCE_CUSTOM: ObjSpec = obj("extension", &[], &[], &[]);
+
 // ---------------------------------------------------------------------------------------
-// Common properties (§3.2, §6.1)
+// Common properties (SDO/SRO “Common Properties”, SCO “Common Properties”)
 // ---------------------------------------------------------------------------------------
 
 /// Common properties of SDOs, SROs, language-content and extension-definition in 2.1.
@@ -536,11 +571,11 @@ pub const COMMON_21: &[Prop] = &[
 ];
 
 /// Rules every versioned object (SDO, SRO, language-content, extension-definition) obeys:
-/// `modified` MUST be later than or equal to `created` (§3.2).
+/// `modified` MUST be later than or equal to `created` (Common Properties).
 pub const COMMON_RULES: &[Rule] =
     &[Rule::Order { later: "modified", earlier: "created", strict: false, rule: "modified-before-created" }];
 
-/// Common properties of marking-definition in 2.1 (§7.2.1).
+/// Common properties of marking-definition in 2.1 (“Marking Definition”).
 pub const COMMON_MARKING_21: &[Prop] = &[
     p("created_by_ref", refs(&["identity"])),
     p("created", Ty::Timestamp),
@@ -553,7 +588,7 @@ pub const COMMON_MARKING_21: &[Prop] = &[
     p("definition", Ty::Object),
 ];
 
-/// Common properties of SCOs in 2.1 (§6.1).
+/// Common properties of SCOs in 2.1.
 pub const COMMON_SCO_21: &[Prop] = &[
     l("object_marking_refs", refs(&["marking-definition"])),
     l("granular_markings", Ty::Struct(&GRANULAR_MARKING)),
@@ -561,7 +596,7 @@ pub const COMMON_SCO_21: &[Prop] = &[
     p("extensions", Ty::Extensions),
 ];
 
-/// Common properties of SDOs and SROs in 2.0 (2.0 Part 1 §3.1).
+/// Common properties of SDOs and SROs in 2.0 (2.0 Part 1 “Common Properties”).
 pub const COMMON_20: &[Prop] = &[
     p("created_by_ref", refs(&["identity"])),
     p("created", Ty::Timestamp),
@@ -585,7 +620,7 @@ pub const COMMON_MARKING_20: &[Prop] = &[
 ];
 
 // ---------------------------------------------------------------------------------------
-// STIX 2.1 SDOs (§4), SROs (§5), meta objects (§7)
+// STIX 2.1 SDOs, SROs and meta objects
 // ---------------------------------------------------------------------------------------
 
 const KCP: Ty = Ty::Struct(&KILL_CHAIN_PHASE);
@@ -664,7 +699,15 @@ pub static INDICATOR: ObjSpec = obj(
         l("kill_chain_phases", KCP),
     ],
     &["pattern", "pattern_type", "valid_from"],
-    &[Rule::Order { later: "valid_until", earlier: "valid_from", strict: true, rule: "valid-until-not-after-valid-from" }],
+    &[
+        Rule::Order {
+            later: "valid_until",
+            earlier: "valid_from",
+            strict: true,
+            rule: "valid-until-not-after-valid-from",
+        },
+        Rule::Special(Special::Pattern),
+    ],
 );
 
 pub static INFRASTRUCTURE: ObjSpec = obj(
@@ -787,7 +830,12 @@ pub static OBSERVED_DATA: ObjSpec = obj(
     &["first_observed", "last_observed", "number_observed"],
     &[
         Rule::ExactlyOne(&["object_refs", "objects"]),
-        Rule::Order { later: "last_observed", earlier: "first_observed", strict: false, rule: "last-observed-before-first-observed" },
+        Rule::Order {
+            later: "last_observed",
+            earlier: "first_observed",
+            strict: false,
+            rule: "last-observed-before-first-observed",
+        },
         Rule::Special(Special::ObservedObjects),
     ],
 );
@@ -886,15 +934,11 @@ pub static SIGHTING: ObjSpec = obj(
 );
 
 pub static MARKING_DEFINITION: ObjSpec =
-    obj("marking-definition", &[], &["created"], &[Rule::Special(Special::MarkingDefinition)]);
+    obj("marking-definition", &[], &[], &[Rule::Special(Special::MarkingDefinition)]);
 
 pub static LANGUAGE_CONTENT: ObjSpec = obj(
     "language-content",
-    &[
-        p("object_ref", Ty::Ref(Targets::Translatable)),
-        p("object_modified", Ty::Timestamp),
-        p("contents", Ty::Object),
-    ],
+    &[p("object_ref", Ty::Ref(Targets::Translatable)), p("object_modified", Ty::Timestamp), p("contents", Ty::Object)],
     &["object_ref", "contents"],
     &[Rule::Special(Special::LanguageContents)],
 );
@@ -914,7 +958,7 @@ pub static EXTENSION_DEFINITION: ObjSpec = obj(
 );
 
 // ---------------------------------------------------------------------------------------
-// STIX 2.1 SCOs (§6) and their predefined extensions
+// STIX 2.1 SCOs and their predefined extensions
 // ---------------------------------------------------------------------------------------
 
 const fn sco(
@@ -1021,7 +1065,7 @@ pub static EMAIL_MESSAGE: ObjSpec = sco(
         p("message_id", Ty::Str),
         p("subject", Ty::Str),
         l("received_lines", Ty::Str),
-        p("additional_header_fields", Ty::Dict(DictVals::Any)),
+        p("additional_header_fields", Ty::Dict(DictVals::StrOrStrList)),
         p("body", Ty::Str),
         l("body_multipart", Ty::Struct(&EMAIL_MIME_PART)),
         p("raw_email_ref", refs(&["artifact"])),
@@ -1116,37 +1160,13 @@ const PE_OPTIONAL_HEADER_PROPS: &[Prop] = &[
 ];
 
 const PE_OPTIONAL_HEADER_NAMES: &[&str] = &[
-    "magic_hex",
-    "major_linker_version",
-    "minor_linker_version",
-    "size_of_code",
-    "size_of_initialized_data",
-    "size_of_uninitialized_data",
-    "address_of_entry_point",
-    "base_of_code",
-    "base_of_data",
-    "image_base",
-    "section_alignment",
-    "file_alignment",
-    "major_os_version",
-    "minor_os_version",
-    "major_image_version",
-    "minor_image_version",
-    "major_subsystem_version",
-    "minor_subsystem_version",
-    "win32_version_value_hex",
-    "size_of_image",
-    "size_of_headers",
-    "checksum_hex",
-    "subsystem_hex",
-    "dll_characteristics_hex",
-    "size_of_stack_reserve",
-    "size_of_stack_commit",
-    "size_of_heap_reserve",
-    "size_of_heap_commit",
-    "loader_flags_hex",
-    "number_of_rva_and_sizes",
-    "hashes",
+    "magic_hex", "major_linker_version", "minor_linker_version", "size_of_code", "size_of_initialized_data",
+    "size_of_uninitialized_data", "address_of_entry_point", "base_of_code", "base_of_data", "image_base",
+    "section_alignment", "file_alignment", "major_os_version", "minor_os_version", "major_image_version",
+    "minor_image_version", "major_subsystem_version", "minor_subsystem_version", "win32_version_value_hex",
+    "size_of_image", "size_of_headers", "checksum_hex", "subsystem_hex", "dll_characteristics_hex",
+    "size_of_stack_reserve", "size_of_stack_commit", "size_of_heap_reserve", "size_of_heap_commit", "loader_flags_hex",
+    "number_of_rva_and_sizes", "hashes",
 ];
 
 pub static WINDOWS_PE_OPTIONAL_HEADER: ObjSpec = obj(
@@ -1181,16 +1201,8 @@ pub static WINDOWS_PEBINARY_EXT: ObjSpec = obj(
     ],
     &["pe_type"],
     &[Rule::AtLeastOne(&[
-        "imphash",
-        "machine_hex",
-        "number_of_sections",
-        "time_date_stamp",
-        "pointer_to_symbol_table_hex",
-        "number_of_symbols",
-        "size_of_optional_header",
-        "characteristics_hex",
-        "file_header_hashes",
-        "optional_header",
+        "imphash", "machine_hex", "number_of_sections", "time_date_stamp", "pointer_to_symbol_table_hex",
+        "number_of_symbols", "size_of_optional_header", "characteristics_hex", "file_header_hashes", "optional_header",
         "sections",
     ])],
 );
@@ -1261,8 +1273,12 @@ pub static HTTP_REQUEST_EXT: ObjSpec = obj(
     &[],
 );
 
-pub static ICMP_EXT: ObjSpec =
-    obj("icmp-ext", &[p("icmp_type_hex", Ty::Hex), p("icmp_code_hex", Ty::Hex)], &["icmp_type_hex", "icmp_code_hex"], &[]);
+pub static ICMP_EXT: ObjSpec = obj(
+    "icmp-ext",
+    &[p("icmp_type_hex", Ty::Hex), p("icmp_code_hex", Ty::Hex)],
+    &["icmp_type_hex", "icmp_code_hex"],
+    &[],
+);
 
 pub static SOCKET_EXT: ObjSpec = obj(
     "socket-ext",
@@ -1332,13 +1348,7 @@ pub static WINDOWS_PROCESS_EXT: ObjSpec = obj(
     ],
     &[],
     &[Rule::AtLeastOne(&[
-        "aslr_enabled",
-        "dep_enabled",
-        "priority",
-        "owner_sid",
-        "window_title",
-        "startup_info",
-        "integrity_level",
+        "aslr_enabled", "dep_enabled", "priority", "owner_sid", "window_title", "startup_info", "integrity_level",
     ])],
 );
 
@@ -1356,13 +1366,7 @@ pub static WINDOWS_SERVICE_EXT: ObjSpec = obj(
     ],
     &[],
     &[Rule::AtLeastOne(&[
-        "service_name",
-        "descriptions",
-        "display_name",
-        "group_name",
-        "start_type",
-        "service_dll_refs",
-        "service_type",
+        "service_name", "descriptions", "display_name", "group_name", "start_type", "service_dll_refs", "service_type",
         "service_status",
     ])],
 );
@@ -1384,18 +1388,8 @@ pub static PROCESS: ObjSpec = sco(
     ],
     &[],
     &[Rule::AtLeastOne(&[
-        "extensions",
-        "is_hidden",
-        "pid",
-        "created_time",
-        "cwd",
-        "command_line",
-        "environment_variables",
-        "opened_connection_refs",
-        "creator_user_ref",
-        "image_ref",
-        "parent_ref",
-        "child_refs",
+        "extensions", "is_hidden", "pid", "created_time", "cwd", "command_line", "environment_variables",
+        "opened_connection_refs", "creator_user_ref", "image_ref", "parent_ref", "child_refs",
     ])],
     &[],
     &[&WINDOWS_PROCESS_EXT, &WINDOWS_SERVICE_EXT],
@@ -1446,21 +1440,9 @@ pub static USER_ACCOUNT: ObjSpec = sco(
     ],
     &[],
     &[Rule::AtLeastOne(&[
-        "extensions",
-        "user_id",
-        "credential",
-        "account_login",
-        "account_type",
-        "display_name",
-        "is_service_account",
-        "is_privileged",
-        "can_escalate_privs",
-        "is_disabled",
-        "account_created",
-        "account_expires",
-        "credential_last_changed",
-        "account_first_login",
-        "account_last_login",
+        "extensions", "user_id", "credential", "account_login", "account_type", "display_name", "is_service_account",
+        "is_privileged", "can_escalate_privs", "is_disabled", "account_created", "account_expires",
+        "credential_last_changed", "account_first_login", "account_last_login",
     ])],
     &["account_type", "user_id", "account_login"],
     &[&UNIX_ACCOUNT_EXT],
@@ -1489,21 +1471,10 @@ pub static WINDOWS_REGISTRY_KEY: ObjSpec = sco(
 );
 
 const X509_V3_NAMES: &[&str] = &[
-    "basic_constraints",
-    "name_constraints",
-    "policy_constraints",
-    "key_usage",
-    "extended_key_usage",
-    "subject_key_identifier",
-    "authority_key_identifier",
-    "subject_alternative_name",
-    "issuer_alternative_name",
-    "subject_directory_attributes",
-    "crl_distribution_points",
-    "inhibit_any_policy",
-    "private_key_usage_period_not_before",
-    "private_key_usage_period_not_after",
-    "certificate_policies",
+    "basic_constraints", "name_constraints", "policy_constraints", "key_usage", "extended_key_usage",
+    "subject_key_identifier", "authority_key_identifier", "subject_alternative_name", "issuer_alternative_name",
+    "subject_directory_attributes", "crl_distribution_points", "inhibit_any_policy",
+    "private_key_usage_period_not_before", "private_key_usage_period_not_after", "certificate_policies",
     "policy_mappings",
 ];
 
@@ -1550,19 +1521,9 @@ pub static X509_CERTIFICATE: ObjSpec = sco(
     ],
     &[],
     &[Rule::AtLeastOne(&[
-        "is_self_signed",
-        "hashes",
-        "version",
-        "serial_number",
-        "signature_algorithm",
-        "issuer",
-        "validity_not_before",
-        "validity_not_after",
-        "subject",
-        "subject_public_key_algorithm",
-        "subject_public_key_modulus",
-        "subject_public_key_exponent",
-        "x509_v3_extensions",
+        "is_self_signed", "hashes", "version", "serial_number", "signature_algorithm", "issuer", "validity_not_before",
+        "validity_not_after", "subject", "subject_public_key_algorithm", "subject_public_key_modulus",
+        "subject_public_key_exponent", "x509_v3_extensions",
     ])],
     &["hashes", "serial_number"],
     &[],
@@ -1570,48 +1531,12 @@ pub static X509_CERTIFICATE: ObjSpec = sco(
 
 /// All STIX 2.1 object types the spec defines (bundle excluded).
 pub static TYPES_21: &[&ObjSpec] = &[
-    &ATTACK_PATTERN,
-    &CAMPAIGN,
-    &COURSE_OF_ACTION,
-    &GROUPING,
-    &IDENTITY,
-    &INCIDENT,
-    &INDICATOR,
-    &INFRASTRUCTURE,
-    &INTRUSION_SET,
-    &LOCATION,
-    &MALWARE,
-    &MALWARE_ANALYSIS,
-    &NOTE,
-    &OBSERVED_DATA,
-    &OPINION_SPEC,
-    &REPORT,
-    &THREAT_ACTOR,
-    &TOOL,
-    &VULNERABILITY,
-    &RELATIONSHIP,
-    &SIGHTING,
-    &MARKING_DEFINITION,
-    &LANGUAGE_CONTENT,
-    &EXTENSION_DEFINITION,
-    &ARTIFACT,
-    &AUTONOMOUS_SYSTEM,
-    &DIRECTORY,
-    &DOMAIN_NAME,
-    &EMAIL_ADDR,
-    &EMAIL_MESSAGE,
-    &FILE,
-    &IPV4_ADDR,
-    &IPV6_ADDR,
-    &MAC_ADDR,
-    &MUTEX,
-    &NETWORK_TRAFFIC,
-    &PROCESS,
-    &SOFTWARE_SPEC,
-    &URL,
-    &USER_ACCOUNT,
-    &WINDOWS_REGISTRY_KEY,
-    &X509_CERTIFICATE,
+    &ATTACK_PATTERN, &CAMPAIGN, &COURSE_OF_ACTION, &GROUPING, &IDENTITY, &INCIDENT, &INDICATOR, &INFRASTRUCTURE,
+    &INTRUSION_SET, &LOCATION, &MALWARE, &MALWARE_ANALYSIS, &NOTE, &OBSERVED_DATA, &OPINION_SPEC, &REPORT,
+    &THREAT_ACTOR, &TOOL, &VULNERABILITY, &RELATIONSHIP, &SIGHTING, &MARKING_DEFINITION, &LANGUAGE_CONTENT,
+    &EXTENSION_DEFINITION, &ARTIFACT, &AUTONOMOUS_SYSTEM, &DIRECTORY, &DOMAIN_NAME, &EMAIL_ADDR, &EMAIL_MESSAGE, &FILE,
+    &IPV4_ADDR, &IPV6_ADDR, &MAC_ADDR, &MUTEX, &NETWORK_TRAFFIC, &PROCESS, &SOFTWARE_SPEC, &URL, &USER_ACCOUNT,
+    &WINDOWS_REGISTRY_KEY, &X509_CERTIFICATE,
 ];
 
 /// The 2.1 table for `t`, if the spec defines the type.
@@ -1623,8 +1548,12 @@ pub fn spec_21(t: &str) -> Option<&'static ObjSpec> {
 // STIX 2.0 (reduced: required properties, types of the common properties, references)
 // ---------------------------------------------------------------------------------------
 
-pub static ATTACK_PATTERN_20: ObjSpec =
-    obj("attack-pattern", &[p("name", Ty::Str), p("description", Ty::Str), l("kill_chain_phases", KCP)], &["name"], &[]);
+pub static ATTACK_PATTERN_20: ObjSpec = obj(
+    "attack-pattern",
+    &[p("name", Ty::Str), p("description", Ty::Str), l("kill_chain_phases", KCP)],
+    &["name"],
+    &[],
+);
 pub static CAMPAIGN_20: ObjSpec = obj(
     "campaign",
     &[
@@ -1663,7 +1592,7 @@ pub static INDICATOR_20: ObjSpec = obj(
         l("kill_chain_phases", KCP),
     ],
     &["pattern", "labels", "valid_from"],
-    &[],
+    &[Rule::Special(Special::Pattern)],
 );
 pub static INTRUSION_SET_20: ObjSpec = obj(
     "intrusion-set",
@@ -1760,25 +1689,13 @@ pub static SIGHTING_20: ObjSpec = obj(
     &[],
 );
 pub static MARKING_DEFINITION_20: ObjSpec =
-    obj("marking-definition", &[], &["created", "definition_type", "definition"], &[Rule::Special(Special::MarkingDefinition)]);
+    obj("marking-definition", &[], &["definition_type", "definition"], &[Rule::Special(Special::MarkingDefinition)]);
 
 /// All STIX 2.0 top-level object types (2.0 has no top-level SCOs).
 pub static TYPES_20: &[&ObjSpec] = &[
-    &ATTACK_PATTERN_20,
-    &CAMPAIGN_20,
-    &COURSE_OF_ACTION_20,
-    &IDENTITY_20,
-    &INDICATOR_20,
-    &INTRUSION_SET_20,
-    &MALWARE_20,
-    &OBSERVED_DATA_20,
-    &REPORT_20,
-    &THREAT_ACTOR_20,
-    &TOOL_20,
-    &VULNERABILITY_20,
-    &RELATIONSHIP_20,
-    &SIGHTING_20,
-    &MARKING_DEFINITION_20,
+    &ATTACK_PATTERN_20, &CAMPAIGN_20, &COURSE_OF_ACTION_20, &IDENTITY_20, &INDICATOR_20, &INTRUSION_SET_20,
+    &MALWARE_20, &OBSERVED_DATA_20, &REPORT_20, &THREAT_ACTOR_20, &TOOL_20, &VULNERABILITY_20, &RELATIONSHIP_20,
+    &SIGHTING_20, &MARKING_DEFINITION_20,
 ];
 
 pub fn spec_20(t: &str) -> Option<&'static ObjSpec> {
@@ -1805,7 +1722,7 @@ pub const SCO_REQUIRED_20: &[(&str, &[&str])] = &[
 ];
 
 /// Embedded-observable references (inside observed-data `objects`): property → allowed
-/// types of the referenced entry. Per 2.0 Part 4 / 2.1 §6 (includes the 2.0-only
+/// types of the referenced entry. Per 2.0 Part 4 / the 2.1 SCO sections (includes the 2.0-only
 /// `process.binary_ref`).
 pub const OBSERVABLE_REFS: &[(&str, &str, &[&str])] = &[
     ("directory", "contains_refs", &["file", "directory"]),
@@ -1839,10 +1756,10 @@ pub const OBSERVABLE_REFS: &[(&str, &str, &[&str])] = &[
 ];
 
 // ---------------------------------------------------------------------------------------
-// Relationship summary (§4.x "Relationships" tables): SHOULD, so a warning
+// Relationship summary (the “Relationships” table of each SDO): SHOULD, so a warning
 // ---------------------------------------------------------------------------------------
 
-/// `relationship_type`s any object may use (§5.1.1).
+/// `relationship_type`s any object may use (Relationship, “common relationships”).
 pub const COMMON_RELATIONSHIPS: &[&str] = &["derived-from", "duplicate-of", "related-to"];
 
 const ALL_SCOS: &[&str] = SCO_TYPES;

@@ -12,7 +12,10 @@ use std::fmt;
 ///
 /// Invariant: `nanos < 1_000_000_000`; the calendar date and time were valid when parsed
 /// (no February 30th, no hour 24; a leap second `60` is accepted and folded into `59.999…`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Equality, hashing and ordering are by instant: `frac_digits` records how the text was
+/// written, not which instant it names.
+#[derive(Clone, Copy, Debug)]
 pub struct Timestamp {
     /// Seconds since the Unix epoch (negative before 1970).
     pub secs: i64,
@@ -167,15 +170,7 @@ impl Timestamp {
         let days = self.secs.div_euclid(86_400);
         let rem = self.secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        let mut s = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            y,
-            m,
-            d,
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60
-        );
+        let mut s = format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, m, d, rem / 3600, (rem % 3600) / 60, rem % 60);
         if digits > 0 {
             let frac = format!("{:09}", self.nanos);
             s.push('.');
@@ -189,6 +184,20 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.format_digits(self.frac_digits.min(9)))
+    }
+}
+
+impl PartialEq for Timestamp {
+    fn eq(&self, other: &Self) -> bool {
+        (self.secs, self.nanos) == (other.secs, other.nanos)
+    }
+}
+
+impl Eq for Timestamp {}
+
+impl std::hash::Hash for Timestamp {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.secs, self.nanos).hash(state);
     }
 }
 

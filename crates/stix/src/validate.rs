@@ -164,28 +164,36 @@ fn as_integer(v: &Value) -> Option<i128> {
 }
 
 /// Splits an identifier and checks its UUID part as the given version requires. Returns
-/// the type part.
-fn check_identifier(id: &str, version: SpecVersion) -> Result<&str, String> {
+/// the type part, or the rule broken (`id-format`, or `id-version` for a 2.0 non-v4 UUID)
+/// and a message.
+fn check_identifier(id: &str, version: SpecVersion) -> Result<&str, (&'static str, String)> {
+    let bad = |m: String| Err(("id-format", m));
     let Some((t, u)) = id.split_once("--") else {
-        return Err(format!("'{id}' is not an identifier of the form <type>--<UUID>"));
+        return bad(format!("'{id}' is not an identifier of the form <type>--<UUID>"));
     };
     if let Err(e) = ident::check_type_name(t) {
-        return Err(format!("'{id}' is not a valid identifier: {e}"));
+        return bad(format!("'{id}' is not a valid identifier: {e}"));
     }
     let b = u.as_bytes();
-    let shape = b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() });
-    if !shape {
-        return Err(format!("'{id}': '{u}' is not a UUID in 8-4-4-4-12 hexadecimal form"));
+    let dash = |i: usize| matches!(i, 8 | 13 | 18 | 23);
+    if b.len() != 36 || !b.iter().enumerate().all(|(i, c)| if dash(i) { *c == b'-' } else { c.is_ascii_hexdigit() }) {
+        return bad(format!("'{id}': '{u}' is not a UUID in 8-4-4-4-12 hexadecimal form"));
     }
-    if !matches!(b[19].to_ascii_lowercase(), b'8' | b'9' | b'a' | b'b') {
-        return Err(format!("'{id}': '{u}' is not an RFC 4122 UUID (wrong variant bits)"));
+    if b.iter().any(u8::is_ascii_uppercase) {
+        return bad(format!(
+            "'{id}': the UUID must be written in lower case (RFC 4122 §3; ids are compared as strings)"
+        ));
+    }
+    if !matches!(b[19], b'8' | b'9' | b'a' | b'b') {
+        return bad(format!("'{id}': '{u}' is not an RFC 4122 UUID (wrong variant bits)"));
     }
     match version {
         SpecVersion::V21 if !(b'1'..=b'5').contains(&b[14]) => {
-            Err(format!("'{id}': '{u}' is not an RFC 4122 UUID (version must be 1 to 5)"))
+            bad(format!("'{id}': '{u}' is not an RFC 4122 UUID (version must be 1 to 5)"))
         }
-        SpecVersion::V20 if b[14] != b'4' => Err(format!("'{id}': STIX 2.0 identifiers must use a UUIDv4")),
+        SpecVersion::V20 if b[14] != b'4' => {
+            Err(("id-version", format!("'{id}': STIX 2.0 identifiers must use a UUIDv4")))
+        }
         _ => Ok(t),
     }
 }
@@ -301,14 +309,20 @@ impl<'o> Checker<'o> {
         if let Some(objects) = map.get("objects") {
             let path = root.key("objects");
             match objects.as_array() {
-                None => self.error(&path, "value-type", format!("must be a list of objects, not {}", describe(objects))),
+                None => {
+                    self.error(&path, "value-type", format!("must be a list of objects, not {}", describe(objects)))
+                }
                 Some(a) if a.is_empty() => {
                     self.error(&path, "empty-list", "must not be an empty list; omit the property instead".into())
                 }
                 Some(a) => {
                     for (i, o) in a.iter().enumerate() {
                         if !o.is_object() {
-                            self.error(&path.idx(i), "value-type", format!("must be a STIX object, not {}", describe(o)));
+                            self.error(
+                                &path.idx(i),
+                                "value-type",
+                                format!("must be a STIX object, not {}", describe(o)),
+                            );
                         }
                     }
                 }
@@ -336,14 +350,9 @@ impl<'o> Checker<'o> {
                     let m = format!("the type part '{id_type}' must match the object's type '{t}'");
                     self.error(&path, "id-type-mismatch", m);
                 }
-                if id.bytes().any(|c| c.is_ascii_uppercase()) {
-                    let m = "the UUID should be written in lower case (RFC 4122 §3)".into();
-                    self.warn(&path, "uuid-case", m);
-                }
                 uuid_version(id)
             }
-            Err(m) => {
-                let rule = if self.version == SpecVersion::V20 && m.contains("UUIDv4") { "id-version" } else { "id-format" };
+            Err((rule, m)) => {
                 self.error(&path, rule, m);
                 None
             }
@@ -383,7 +392,8 @@ impl<'o> Checker<'o> {
             self.error(&root.key("spec_version"), "required", "required property is missing (\"2.1\")".into());
         }
         if sdo_like {
-            let needed: &[&str] = if cat == Category::MarkingDefinition { &["created"] } else { &["created", "modified"] };
+            let needed: &[&str] =
+                if cat == Category::MarkingDefinition { &["created"] } else { &["created", "modified"] };
             for n in needed {
                 if !map.contains_key(*n) {
                     self.error(&root.key(n), "required", "required property is missing".into());
@@ -399,16 +409,17 @@ impl<'o> Checker<'o> {
             let path = root.key(k);
             let prop = common.iter().find(|p| p.name == k).or_else(|| spec.and_then(|s| s.prop(k)));
             if reserved_props.contains(&k.as_str()) {
-                let m = format!("'{k}' is a reserved property name in STIX {} and must not be used", self.version.as_str());
+                let m =
+                    format!("'{k}' is a reserved property name in STIX {} and must not be used", self.version.as_str());
                 self.error(&path, "reserved-property", m);
                 continue;
             }
             match prop {
                 Some(p) => self.value(&path, p, v),
                 None => {
-                    if !formats::is_property_name(k) {
-                        let m = "property names must be 3 to 250 characters of a-z, 0-9 and _".into();
-                        self.error(&path, "property-name", m);
+                    let ok = if v21 { formats::is_property_name(k) } else { formats::is_property_name_20(k) };
+                    if !ok {
+                        self.error(&path, "property-name", property_name_rule(self.version).into());
                     }
                     self.custom_value(&path, k, v);
                     if v21 && spec.is_some() && !toplevel_ext {
@@ -422,10 +433,12 @@ impl<'o> Checker<'o> {
             }
         }
 
-        // created/modified precision: at least milliseconds in 2.1 (§3.2), exactly in 2.0.
+        // created/modified precision: at least milliseconds in 2.1 (Common Properties), exactly in 2.0.
         if sdo_like {
             for n in ["created", "modified"] {
-                let Some(ts) = str_prop(map, n).and_then(|s| Timestamp::parse(s).ok()) else { continue };
+                let Some(ts) = str_prop(map, n).and_then(|s| Timestamp::parse(s).ok()) else {
+                    continue;
+                };
                 let ok = if v21 { ts.frac_digits >= 3 } else { ts.frac_digits == 3 };
                 if !ok {
                     let m = if v21 {
@@ -446,7 +459,7 @@ impl<'o> Checker<'o> {
             self.rules(&root, map, s.rules);
         }
 
-        // UUID versions (§2.9): SCOs with no ID contributing property MUST use UUIDv4; others
+        // UUID versions (Identifier section): SCOs with no ID contributing property MUST use UUIDv4; others
         // SHOULD use v4 (SDO/SRO/meta) or the deterministic v5 (SCOs).
         if let Some(ver) = uuid_v {
             if v21 && cat == Category::Sco {
@@ -472,7 +485,9 @@ impl<'o> Checker<'o> {
         let Some(spec) = spec else { return };
         let path = Path::ROOT.key("id");
         if !spec.id_contributing.iter().any(|p| map.get(*p).is_some_and(|v| !v.is_null())) {
-            if uuid_version != 4 {
+            // Only where the contributing properties are optional: otherwise the missing
+            // required property is the problem, already reported.
+            if uuid_version != 4 && contributing_optional(spec) {
                 let m = "must be a UUIDv4: the object has none of its ID contributing properties".into();
                 self.error(&path, "id-version", m);
             }
@@ -512,9 +527,11 @@ impl<'o> Checker<'o> {
             Value::String(s) if k.ends_with("_bin") && !formats::is_base64(s) => {
                 self.error(path, "binary-format", "properties ending in _bin must hold base64 data".into())
             }
-            Value::String(s) if k.ends_with("_hex") && !formats::is_hex(s) => {
-                self.error(path, "hex-format", "properties ending in _hex must hold an even number of hex digits".into())
-            }
+            Value::String(s) if k.ends_with("_hex") && !formats::is_hex(s) => self.error(
+                path,
+                "hex-format",
+                "properties ending in _hex must hold an even number of hex digits".into(),
+            ),
             _ => {}
         }
     }
@@ -564,14 +581,21 @@ impl<'o> Checker<'o> {
                             self.error(&path.key(n), "required", format!("required when {flag} is {value}"));
                         }
                         for n in forbidden.iter().filter(|n| has(n)) {
-                            self.error(&path.key(n), "forbidden", format!("must not be present when {flag} is {value}"));
+                            self.error(
+                                &path.key(n),
+                                "forbidden",
+                                format!("must not be present when {flag} is {value}"),
+                            );
                         }
                     }
                 }
                 Rule::AnyGroup(groups) => {
                     if !groups.iter().any(|g| g.iter().all(has)) {
                         let alts: Vec<String> = groups.iter().map(|g| g.join(" and ")).collect();
-                        let m = format!("one of {} must be present", list_names(&alts.iter().map(String::as_str).collect::<Vec<_>>()));
+                        let m = format!(
+                            "one of {} must be present",
+                            list_names(&alts.iter().map(String::as_str).collect::<Vec<_>>())
+                        );
                         self.error(&path.key(groups[0][0]), "at-least-one", m);
                     }
                 }
@@ -666,7 +690,9 @@ impl<'o> Checker<'o> {
                 Some(_) => {}
             },
             Ty::Timestamp | Ty::TimestampSecs => {
-                let Some(s) = self.want_str(path, v, "a timestamp string") else { return };
+                let Some(s) = self.want_str(path, v, "a timestamp string") else {
+                    return;
+                };
                 match Timestamp::parse(s) {
                     Err(e) => self.error(path, "timestamp-format", format!("is not a valid timestamp: {e}")),
                     Ok(t) if matches!(ty, Ty::TimestampSecs) && t.frac_digits > 0 => {
@@ -706,7 +732,9 @@ impl<'o> Checker<'o> {
                 None => self.error(path, "value-type", format!("must be a {} object, not {}", spec.name, describe(v))),
             },
             Ty::Url => self.format(path, v, "a URL (RFC 3986)", "url-format", formats::is_uri),
-            Ty::DomainName => self.format(path, v, "a domain name (RFC 1034/5890)", "domain-name-format", formats::is_domain_name),
+            Ty::DomainName => {
+                self.format(path, v, "a domain name (RFC 1034/5890)", "domain-name-format", formats::is_domain_name)
+            }
             Ty::Ipv4 => self.format(path, v, "an IPv4 address or CIDR block", "ip-format", formats::is_ipv4),
             Ty::Ipv6 => self.format(path, v, "an IPv6 address or CIDR block", "ip-format", formats::is_ipv6),
             Ty::MacAddr => {
@@ -716,7 +744,9 @@ impl<'o> Checker<'o> {
             Ty::MediaType => {
                 self.format(path, v, "a media type from the IANA registry", "media-type", formats::is_media_type)
             }
-            Ty::Charset => self.format(path, v, "a character set from the IANA registry", "charset", formats::is_charset),
+            Ty::Charset => {
+                self.format(path, v, "a character set from the IANA registry", "charset", formats::is_charset)
+            }
             Ty::Cpe => self.format(path, v, "a CPE 2.3 formatted string", "cpe-format", formats::is_cpe23),
             Ty::Lang => self.format(path, v, "an RFC 5646 language tag", "language-code", formats::is_language_tag),
             Ty::SoftwareLang => {
@@ -760,7 +790,7 @@ impl<'o> Checker<'o> {
             return;
         }
         match check_identifier(s, self.version) {
-            Err(m) => self.error(path, "id-format", m),
+            Err((rule, m)) => self.error(path, rule, m),
             Ok(t) => {
                 if !allows(targets, t) {
                     let m = format!("must reference {}, not {t}", describe_targets(targets));
@@ -784,9 +814,13 @@ impl<'o> Checker<'o> {
                 let m = "hash algorithm names must be 3 to 250 characters of a-z, A-Z, 0-9, - and _".into();
                 self.error(&hp, "hash-key", m);
             }
-            let Some(hs) = self.want_str(&hp, h, "a hash value string") else { continue };
+            let Some(hs) = self.want_str(&hp, h, "a hash value string") else {
+                continue;
+            };
             match formats::check_hash_value(k, hs) {
-                Some((false, expected)) => self.error(&hp, "hash-value", format!("is not a valid {k} hash: expected {expected}")),
+                Some((false, expected)) => {
+                    self.error(&hp, "hash-value", format!("is not a valid {k} hash: expected {expected}"))
+                }
                 Some((true, _)) => {}
                 None if !k.starts_with("x_") => {
                     let m = format!(
@@ -826,12 +860,15 @@ impl<'o> Checker<'o> {
                 (DictVals::Any, _) => true,
                 (DictVals::Str, x) => x.is_string(),
                 (DictVals::StrOrInt, x) => x.is_string() || as_integer(x).is_some(),
+                (DictVals::StrOrStrList, Value::Array(a)) => a.iter().all(Value::is_string),
+                (DictVals::StrOrStrList, x) => x.is_string(),
                 (DictVals::Int, x) => as_integer(x).is_some(),
             };
             if !ok {
                 let want = match vals {
                     DictVals::Str => "a string",
                     DictVals::StrOrInt => "a string or an integer",
+                    DictVals::StrOrStrList => "a string or a list of strings",
                     _ => "an integer",
                 };
                 self.error(&kp, "value-type", format!("must be {want}, not {}", describe(x)));
@@ -852,7 +889,7 @@ impl<'o> Checker<'o> {
             let predefined = self.exts.iter().copied().find(|s| s.name == k);
             let is_def = k.starts_with("extension-definition--");
             if is_def {
-                if let Err(m) = check_identifier(k, SpecVersion::V21) {
+                if let Err((_, m)) = check_identifier(k, SpecVersion::V21) {
                     self.error(&ep, "extension-name", m);
                 }
             } else if predefined.is_none() && !is_extension_name(k) {
@@ -868,24 +905,26 @@ impl<'o> Checker<'o> {
             if body.is_empty() {
                 self.error(&ep, "empty-dictionary", "an extension must have at least one property".into());
             }
-            if let Some(spec) = predefined {
-                self.structure(&ep, spec, body);
-                continue;
-            }
-            if is_def {
-                self.structure(&ep, &spec::EXTENSION_INSTANCE, body);
-            } else {
-                let m = format!(
-                    "'{k}' is not a predefined extension; custom extensions should be defined with an \
-                     extension-definition"
-                );
-                self.warn(&ep, "custom-extension", m);
-            }
+            let spec = match predefined {
+                Some(spec) => spec,
+                None if is_def => &spec::EXTENSION_INSTANCE,
+                None => {
+                    let m = format!(
+                        "'{k}' is not a predefined extension; custom extensions should be defined with an \
+                         extension-definition"
+                    );
+                    self.warn(&ep, "custom-extension", m);
+                    &spec::EXTENSION_INSTANCE_CUSTOM
+                }
+            };
+            self.structure(&ep, spec, body);
             for (pk, pv) in body {
+                if spec.prop(pk).is_some() {
+                    continue;
+                }
                 let pp = ep.key(pk);
-                if pk != "extension_type" && !formats::is_property_name(pk) {
-                    let m = "property names must be 3 to 250 characters of a-z, 0-9 and _".into();
-                    self.error(&pp, "property-name", m);
+                if !formats::is_property_name(pk) {
+                    self.error(&pp, "property-name", property_name_rule(self.version).into());
                 }
                 self.custom_value(&pp, pk, pv);
             }
@@ -893,7 +932,9 @@ impl<'o> Checker<'o> {
     }
 
     fn selector(&mut self, path: &Path, v: &'o Value) {
-        let Some(s) = self.want_str(path, v, "a selector string") else { return };
+        let Some(s) = self.want_str(path, v, "a selector string") else {
+            return;
+        };
         if !formats::is_selector_syntax(s) {
             let m = format!("'{s}' is not a selector (property names and .[index] steps separated by dots)");
             self.error(path, "selector", m);
@@ -936,22 +977,71 @@ impl<'o> Checker<'o> {
             }
             Special::LanguageContents => self.language_contents(path, map),
             Special::ObservedObjects => self.observed_objects(path, map),
+            Special::Pattern => self.pattern(path, map),
+        }
+    }
+
+    /// A STIX pattern must be in the grammar and pass the reference checks (`cairn-pattern`).
+    /// Which grammar: 2.0 objects use 2.0; a 2.1 indicator its `pattern_version`, else
+    /// `spec_version`, as stix2-validator does. Other `pattern_type`s are opaque.
+    fn pattern(&mut self, path: &Path, map: &Map<String, Value>) {
+        let Some(pattern) = str_prop(map, "pattern") else { return };
+        let version = match self.version {
+            SpecVersion::V20 => cairn_pattern::Version::V20,
+            SpecVersion::V21 if str_prop(map, "pattern_type") != Some("stix") => return,
+            SpecVersion::V21 => cairn_pattern::Version::from_reference_str(
+                str_prop(map, "pattern_version").or_else(|| str_prop(map, "spec_version")).unwrap_or("2.1"),
+            ),
+        };
+        let pp = path.key("pattern");
+        let parsed = match cairn_pattern::validate(pattern, version) {
+            Ok(p) => p,
+            Err(errors) => {
+                for e in errors {
+                    self.error(&pp, "pattern", format!("is not a valid STIX pattern: {e}"));
+                }
+                return;
+            }
+        };
+        // What the pattern names must be nameable: object types follow the type-name
+        // rules, and properties outside the SCO's table the property-name rules.
+        for c in parsed.comparisons() {
+            let (t, prop) = (c.path.object_type.as_str(), c.path.property.as_str());
+            let sco = spec::spec_21(t).filter(|_| Category::of(t) == Category::Sco);
+            if sco.is_none() {
+                if let Err(e) = ident::check_type_name(t) {
+                    self.error(&pp, "pattern", format!("names an invalid object type: {e}"));
+                }
+            }
+            let known = matches!(prop, "id" | "type" | "spec_version")
+                || spec::COMMON_SCO_21.iter().any(|p| p.name == prop)
+                || sco.is_some_and(|s| s.prop(prop).is_some());
+            if !known && !formats::is_property_name_20(prop) {
+                let m = format!("names an invalid property '{prop}' (3 to 250 characters of a-z, 0-9 and _)");
+                self.error(&pp, "pattern", m);
+            }
         }
     }
 
     fn external_id(&mut self, path: &Path, map: &Map<String, Value>) {
-        let Some(source) = str_prop(map, "source_name") else { return };
+        let Some(source) = str_prop(map, "source_name") else {
+            return;
+        };
         let (prefix, example): (&str, &str) = match source {
             "cve" => ("CVE-", "CVE-2021-44228"),
             "capec" => ("CAPEC-", "CAPEC-66"),
             _ => return,
         };
         let ok = str_prop(map, "external_id").is_some_and(|id| {
-            let Some(rest) = id.strip_prefix(prefix) else { return false };
+            let Some(rest) = id.strip_prefix(prefix) else {
+                return false;
+            };
             if source == "capec" {
                 return !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_digit());
             }
-            let Some((year, num)) = rest.split_once('-') else { return false };
+            let Some((year, num)) = rest.split_once('-') else {
+                return false;
+            };
             year.len() == 4
                 && year.bytes().all(|c| c.is_ascii_digit())
                 && num.len() >= 4
@@ -990,17 +1080,16 @@ impl<'o> Checker<'o> {
                 });
                 if !ok {
                     let m = "a TLP marking-definition must be exactly one of the four TLP objects the specification \
-                             defines (§7.2.1.4), with their fixed ids, names and created timestamp"
+                             defines (TLP Marking), with their fixed ids, names and created timestamp"
                         .into();
                     self.error(&root.key("definition"), "tlp-marking", m);
                 }
             }
-            Some("statement") => {
-                if def.is_some() && !def.is_some_and(|d| d.get("statement").is_some_and(Value::is_string)) {
-                    let m = "a statement marking's definition must have a statement string".into();
-                    self.error(&root.key("definition").key("statement"), "required", m);
-                }
+            Some("statement") if def.is_some_and(|d| !d.get("statement").is_some_and(Value::is_string)) => {
+                let m = "a statement marking's definition must have a statement string".into();
+                self.error(&root.key("definition").key("statement"), "required", m);
             }
+            Some("statement") => {}
             Some(other) => {
                 let m = format!(
                     "'{other}' is not tlp or statement; custom markings should be defined with an extension-definition"
@@ -1009,7 +1098,7 @@ impl<'o> Checker<'o> {
             }
             None => {}
         }
-        // A marking-definition must not mark itself (§7.2.2).
+        // A marking-definition must not mark itself (Object Markings).
         if let Some(id) = own_id {
             if let Some(refs) = map.get("object_marking_refs").and_then(Value::as_array) {
                 for (i, r) in refs.iter().enumerate() {
@@ -1031,7 +1120,9 @@ impl<'o> Checker<'o> {
     }
 
     fn language_contents(&mut self, path: &Path, map: &'o Map<String, Value>) {
-        let Some(contents) = map.get("contents").and_then(Value::as_object) else { return };
+        let Some(contents) = map.get("contents").and_then(Value::as_object) else {
+            return;
+        };
         let cp = path.key("contents");
         if contents.is_empty() {
             self.error(&cp, "empty-dictionary", "must not be an empty dictionary".into());
@@ -1042,7 +1133,11 @@ impl<'o> Checker<'o> {
                 self.error(&lp, "language-code", format!("'{lang}' is not an RFC 5646 language tag"));
             }
             let Some(tr) = tr.as_object() else {
-                self.error(&lp, "value-type", format!("must be a dictionary of translated properties, not {}", describe(tr)));
+                self.error(
+                    &lp,
+                    "value-type",
+                    format!("must be a dictionary of translated properties, not {}", describe(tr)),
+                );
                 continue;
             };
             for (k, x) in tr {
@@ -1057,7 +1152,9 @@ impl<'o> Checker<'o> {
     }
 
     fn observed_objects(&mut self, path: &Path, map: &'o Map<String, Value>) {
-        let Some(objects) = map.get("objects").and_then(Value::as_object) else { return };
+        let Some(objects) = map.get("objects").and_then(Value::as_object) else {
+            return;
+        };
         let op = path.key("objects");
         if self.version == SpecVersion::V21 {
             let m = "objects is deprecated in STIX 2.1; use object_refs and top-level SCOs".into();
@@ -1083,6 +1180,17 @@ impl<'o> Checker<'o> {
             };
             if let Err(e) = ident::check_type_name(t) {
                 self.error(&kp.key("type"), "type-name", e);
+            }
+            if let Some(id) = o.get("id") {
+                match id.as_str().map(|id| check_identifier(id, self.version)) {
+                    Some(Ok(id_type)) if id_type == t => {}
+                    Some(Ok(id_type)) => {
+                        let m = format!("the type part '{id_type}' must match the observable's type '{t}'");
+                        self.error(&kp.key("id"), "id-type-mismatch", m);
+                    }
+                    Some(Err((rule, m))) => self.error(&kp.key("id"), rule, m),
+                    None => self.error(&kp.key("id"), "value-type", "must be an identifier string".into()),
+                }
             }
             let spec = spec::spec_21(t).filter(|_| Category::of(t) == Category::Sco);
             self.exts = spec.map_or(&[], |s| s.extensions);
@@ -1133,6 +1241,21 @@ impl<'o> Checker<'o> {
     }
 }
 
+fn property_name_rule(v: SpecVersion) -> &'static str {
+    match v {
+        SpecVersion::V21 => "property names must be 3 to 250 characters of a-z, 0-9 and _, starting with a letter",
+        SpecVersion::V20 => "property names must be 3 to 250 characters of a-z, 0-9 and _",
+    }
+}
+
+/// Whether an object of this type may lawfully carry none of its ID contributing
+/// properties (so that it must then use a UUIDv4).
+fn contributing_optional(spec: &ObjSpec) -> bool {
+    let contributing = |n: &&str| spec.id_contributing.contains(n);
+    !spec.required.iter().any(contributing)
+        && !spec.rules.iter().any(|r| matches!(r, Rule::AtLeastOne(names) if names.iter().all(contributing)))
+}
+
 fn suggest(voc: &Vocab) -> String {
     if voc.values.len() <= 12 {
         format!(" (expected one of {})", list_names(voc.values))
@@ -1143,8 +1266,14 @@ fn suggest(voc: &Vocab) -> String {
 
 /// A predefined-style extension name: `[a-z][a-z0-9]*(-[a-z0-9]+)*-ext`.
 fn is_extension_name(k: &str) -> bool {
-    let Some(stem) = k.strip_suffix("-ext") else { return false };
+    let Some(stem) = k.strip_suffix("-ext") else {
+        return false;
+    };
     !stem.is_empty()
         && stem.as_bytes()[0].is_ascii_lowercase()
         && stem.split('-').all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

@@ -12,40 +12,28 @@ use crate::{Candidate, Filter, Outcome, Source, SourceKind, Store};
 pub type Factory<'a> = &'a dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>);
 
 pub fn run_all(factory: Factory<'_>) {
-    let checks: &[(&str, fn(&dyn Store))] = &[
+    type Check = (&'static str, fn(&dyn Store));
+    let checks: &[Check] = &[
         ("create_then_unchanged", create_then_unchanged),
         ("new_version_becomes_current", new_version_becomes_current),
-        (
-            "older_version_is_history_only",
-            older_version_is_history_only,
-        ),
+        ("older_version_is_history_only", older_version_is_history_only),
         ("conflict_keeps_first", conflict_keeps_first),
         ("revoked_is_terminal", revoked_is_terminal),
-        (
-            "tombstone_hides_but_keeps_history",
-            tombstone_hides_but_keeps_history,
-        ),
-        (
-            "date_added_strictly_increasing",
-            date_added_strictly_increasing,
-        ),
+        ("tombstone_hides_but_keeps_history", tombstone_hides_but_keeps_history),
+        ("date_added_strictly_increasing", date_added_strictly_increasing),
         ("sources_first_and_last_seen", sources_first_and_last_seen),
         ("keyset_paging_is_exact", keyset_paging_is_exact),
         ("filters", filters),
         ("unversioned_objects", unversioned_objects),
         ("duplicates_inside_one_batch", duplicates_inside_one_batch),
-        (
-            "key_order_does_not_make_a_new_version",
-            key_order_does_not_make_a_new_version,
-        ),
+        ("key_order_does_not_make_a_new_version", key_order_does_not_make_a_new_version),
         ("accounts", accounts),
         ("all_or_nothing_rolls_back", all_or_nothing_rolls_back),
         ("per_batch_commits_each_batch", per_batch_commits_each_batch),
     ];
     for (name, check) in checks {
         let (store, _guard) = factory();
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(store.as_ref())));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(store.as_ref())));
         if let Err(e) = result {
             eprintln!("store conformance check '{name}' failed");
             std::panic::resume_unwind(e);
@@ -92,8 +80,8 @@ fn id_of(v: &Value) -> String {
 
 fn create_then_unchanged(s: &dyn Store) {
     let a = indicator("1", "2020-01-01T00:00:00.000Z", json!({}));
-    assert_eq!(ingest(s, "f", &[a.clone()]), vec![Outcome::Created]);
-    assert_eq!(ingest(s, "f", &[a.clone()]), vec![Outcome::Unchanged]);
+    assert_eq!(ingest(s, "f", std::slice::from_ref(&a)), vec![Outcome::Created]);
+    assert_eq!(ingest(s, "f", std::slice::from_ref(&a)), vec![Outcome::Unchanged]);
     assert_eq!(s.versions(&id_of(&a)).unwrap().len(), 1);
     let cur = s.current(&id_of(&a)).unwrap().unwrap();
     assert_eq!(serde_json::from_str::<Value>(&cur.raw).unwrap(), a);
@@ -102,28 +90,19 @@ fn create_then_unchanged(s: &dyn Store) {
 fn new_version_becomes_current(s: &dyn Store) {
     let v1 = indicator("2", "2020-01-01T00:00:00.000Z", json!({}));
     let v2 = indicator("2", "2020-02-01T00:00:00.000Z", json!({"name": "second"}));
-    assert_eq!(
-        ingest(s, "f", &[v1.clone(), v2.clone()]),
-        vec![Outcome::Created, Outcome::NewVersion]
-    );
+    assert_eq!(ingest(s, "f", &[v1.clone(), v2.clone()]), vec![Outcome::Created, Outcome::NewVersion]);
     let cur = s.current(&id_of(&v1)).unwrap().unwrap();
-    assert_eq!(
-        cur.version_key.as_deref(),
-        Some("2020-02-01T00:00:00.000000000Z")
-    );
+    assert_eq!(cur.version_key.as_deref(), Some("2020-02-01T00:00:00.000000000Z"));
     assert_eq!(s.versions(&id_of(&v1)).unwrap().len(), 2);
 }
 
 fn older_version_is_history_only(s: &dyn Store) {
     let v1 = indicator("3", "2020-01-01T00:00:00.000Z", json!({}));
     let v2 = indicator("3", "2020-02-01T00:00:00.000Z", json!({"name": "newer"}));
-    ingest(s, "f", &[v2.clone()]);
-    assert_eq!(ingest(s, "f", &[v1.clone()]), vec![Outcome::NewVersion]);
+    ingest(s, "f", std::slice::from_ref(&v2));
+    assert_eq!(ingest(s, "f", std::slice::from_ref(&v1)), vec![Outcome::NewVersion]);
     let cur = s.current(&id_of(&v1)).unwrap().unwrap();
-    assert_eq!(
-        serde_json::from_str::<Value>(&cur.raw).unwrap()["name"],
-        "newer"
-    );
+    assert_eq!(serde_json::from_str::<Value>(&cur.raw).unwrap()["name"], "newer");
     // Re-ingesting the old one again is now a no-op.
     assert_eq!(ingest(s, "f", &[v1]), vec![Outcome::Unchanged]);
 }
@@ -131,21 +110,13 @@ fn older_version_is_history_only(s: &dyn Store) {
 fn conflict_keeps_first(s: &dyn Store) {
     let a = indicator("4", "2020-01-01T00:00:00.000Z", json!({"name": "first"}));
     let b = indicator("4", "2020-01-01T00:00:00Z", json!({"name": "second"}));
-    ingest(s, "f", &[a.clone()]);
+    ingest(s, "f", std::slice::from_ref(&a));
     assert_eq!(ingest(s, "g", &[b]), vec![Outcome::Conflict]);
     let cur = s.current(&id_of(&a)).unwrap().unwrap();
-    assert_eq!(
-        serde_json::from_str::<Value>(&cur.raw).unwrap()["name"],
-        "first"
-    );
+    assert_eq!(serde_json::from_str::<Value>(&cur.raw).unwrap()["name"], "first");
     assert_eq!(s.stats().unwrap().conflicts, 1);
     // The conflicting source did not deliver anything that was stored.
-    let sources: Vec<String> = s
-        .sources_of(&id_of(&a))
-        .unwrap()
-        .into_iter()
-        .map(|x| x.source)
-        .collect();
+    let sources: Vec<String> = s.sources_of(&id_of(&a)).unwrap().into_iter().map(|x| x.source).collect();
     assert_eq!(sources, vec!["f".to_string()]);
     // A conflict with an older, non-current version is detected too.
     let newer = indicator("4", "2020-03-01T00:00:00.000Z", json!({}));
@@ -161,9 +132,7 @@ fn revoked_is_terminal(s: &dyn Store) {
     ingest(s, "f", &[v1.clone(), rev.clone()]);
     assert_eq!(
         ingest(s, "f", &[after]),
-        vec![Outcome::Revoked {
-            revoked_version: "2020-02-01T00:00:00.000000000Z".into()
-        }]
+        vec![Outcome::Revoked { revoked_version: "2020-02-01T00:00:00.000000000Z".into() }]
     );
     assert!(s.current(&id_of(&v1)).unwrap().unwrap().revoked);
     // History before the revocation may still arrive; the revocation stays current.
@@ -176,28 +145,13 @@ fn revoked_is_terminal(s: &dyn Store) {
 fn tombstone_hides_but_keeps_history(s: &dyn Store) {
     let v1 = indicator("6", "2020-01-01T00:00:00.000Z", json!({}));
     let id = id_of(&v1);
-    ingest(s, "f", &[v1.clone()]);
-    assert!(s
-        .delete(&id, &Source::new(SourceKind::Ui, "admin"))
-        .unwrap());
-    assert!(
-        !s.delete(&id, &Source::new(SourceKind::Ui, "admin"))
-            .unwrap(),
-        "second delete is a no-op"
-    );
+    ingest(s, "f", std::slice::from_ref(&v1));
+    assert!(s.delete(&id, &Source::new(SourceKind::Ui, "admin")).unwrap());
+    assert!(!s.delete(&id, &Source::new(SourceKind::Ui, "admin")).unwrap(), "second delete is a no-op");
     assert!(s.current(&id).unwrap().is_none());
     let page = s.list(&Filter::default(), None, 100).unwrap();
     assert!(page.items.iter().all(|v| v.id != id));
-    let all = s
-        .list(
-            &Filter {
-                all_versions: true,
-                ..Filter::default()
-            },
-            None,
-            100,
-        )
-        .unwrap();
+    let all = s.list(&Filter { all_versions: true, ..Filter::default() }, None, 100).unwrap();
     let mine: Vec<_> = all.items.iter().filter(|v| v.id == id).collect();
     assert_eq!(mine.len(), 2);
     assert!(mine[1].tombstone);
@@ -212,45 +166,26 @@ fn tombstone_hides_but_keeps_history(s: &dyn Store) {
 }
 
 fn date_added_strictly_increasing(s: &dyn Store) {
-    let batch: Vec<Value> = (0..500)
-        .map(|i| {
-            indicator(
-                &format!("{:x}", 0x1000 + i),
-                "2020-01-01T00:00:00.000Z",
-                json!({}),
-            )
-        })
-        .collect();
+    let batch: Vec<Value> =
+        (0..500).map(|i| indicator(&format!("{:x}", 0x1000 + i), "2020-01-01T00:00:00.000Z", json!({}))).collect();
     ingest(s, "f", &batch[..250]);
     ingest(s, "f", &batch[250..]);
     s.delete(&id_of(&batch[0]), &src("f")).unwrap();
-    let all = s
-        .list(
-            &Filter {
-                all_versions: true,
-                ..Filter::default()
-            },
-            None,
-            10_000,
-        )
-        .unwrap();
+    let all = s.list(&Filter { all_versions: true, ..Filter::default() }, None, 10_000).unwrap();
     assert_eq!(all.items.len(), 501);
     for w in all.items.windows(2) {
         assert!(w[0].seq < w[1].seq);
-        assert!(
-            w[0].date_added < w[1].date_added,
-            "date_added must be unique and increasing"
-        );
+        assert!(w[0].date_added < w[1].date_added, "date_added must be unique and increasing");
     }
 }
 
 fn sources_first_and_last_seen(s: &dyn Store) {
     let a = indicator("7", "2020-01-01T00:00:00.000Z", json!({}));
-    ingest(s, "feed-a", &[a.clone()]);
+    ingest(s, "feed-a", std::slice::from_ref(&a));
     std::thread::sleep(std::time::Duration::from_millis(2));
-    ingest(s, "feed-b", &[a.clone()]);
+    ingest(s, "feed-b", std::slice::from_ref(&a));
     std::thread::sleep(std::time::Duration::from_millis(2));
-    ingest(s, "feed-a", &[a.clone()]);
+    ingest(s, "feed-a", std::slice::from_ref(&a));
     let seen = s.sources_of(&id_of(&a)).unwrap();
     assert_eq!(seen.len(), 2);
     let fa = seen.iter().find(|x| x.source == "feed-a").unwrap();
@@ -262,15 +197,8 @@ fn sources_first_and_last_seen(s: &dyn Store) {
 }
 
 fn keyset_paging_is_exact(s: &dyn Store) {
-    let objs: Vec<Value> = (0..95)
-        .map(|i| {
-            indicator(
-                &format!("{:x}", 0x2000 + i),
-                "2020-01-01T00:00:00.000Z",
-                json!({}),
-            )
-        })
-        .collect();
+    let objs: Vec<Value> =
+        (0..95).map(|i| indicator(&format!("{:x}", 0x2000 + i), "2020-01-01T00:00:00.000Z", json!({}))).collect();
     ingest(s, "f", &objs);
     let mut seen = Vec::new();
     let mut cursor = None;
@@ -279,11 +207,7 @@ fn keyset_paging_is_exact(s: &dyn Store) {
         assert!(page.items.len() <= 10);
         // Writes between pages must not disturb what later pages return for old objects.
         if seen.len() == 30 {
-            ingest(
-                s,
-                "f",
-                &[indicator("2fff", "2020-01-01T00:00:00.000Z", json!({}))],
-            );
+            ingest(s, "f", &[indicator("2fff", "2020-01-01T00:00:00.000Z", json!({}))]);
         }
         seen.extend(page.items.iter().map(|v| v.id.clone()));
         match page.next {
@@ -295,69 +219,31 @@ fn keyset_paging_is_exact(s: &dyn Store) {
     dedup.sort();
     dedup.dedup();
     assert_eq!(dedup.len(), seen.len(), "no object twice");
-    assert_eq!(
-        seen.len(),
-        96,
-        "every object once, including the one added mid-way"
-    );
+    assert_eq!(seen.len(), 96, "every object once, including the one added mid-way");
 }
 
 fn filters(s: &dyn Store) {
     let ind = indicator("8", "2020-01-01T00:00:00.000Z", json!({}));
     let mal = json!({"type": "malware", "spec_version": "2.1", "id": "malware--00000000-0000-4000-8000-000000000008",
         "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "name": "x", "is_family": true});
-    ingest(s, "a", &[ind.clone()]);
-    ingest(s, "b", &[mal.clone()]);
-    let by_type = s
-        .list(
-            &Filter {
-                types: vec!["malware".into()],
-                ..Filter::default()
-            },
-            None,
-            10,
-        )
-        .unwrap();
+    ingest(s, "a", std::slice::from_ref(&ind));
+    ingest(s, "b", std::slice::from_ref(&mal));
+    let by_type = s.list(&Filter { types: vec!["malware".into()], ..Filter::default() }, None, 10).unwrap();
     assert_eq!(by_type.items.len(), 1);
     assert_eq!(by_type.items[0].id, id_of(&mal));
-    let by_source = s
-        .list(
-            &Filter {
-                sources: vec!["a".into()],
-                ..Filter::default()
-            },
-            None,
-            10,
-        )
-        .unwrap();
-    assert_eq!(
-        by_source
-            .items
-            .iter()
-            .map(|v| v.id.clone())
-            .collect::<Vec<_>>(),
-        vec![id_of(&ind)]
-    );
-    let by_id = s
-        .list(
-            &Filter {
-                ids: vec![id_of(&mal), "nope".into()],
-                ..Filter::default()
-            },
-            None,
-            10,
-        )
-        .unwrap();
+    let by_source = s.list(&Filter { sources: vec!["a".into()], ..Filter::default() }, None, 10).unwrap();
+    assert_eq!(by_source.items.iter().map(|v| v.id.clone()).collect::<Vec<_>>(), vec![id_of(&ind)]);
+    let by_id = s.list(&Filter { ids: vec![id_of(&mal), "nope".into()], ..Filter::default() }, None, 10).unwrap();
     assert_eq!(by_id.items.len(), 1);
 }
 
 fn unversioned_objects(s: &dyn Store) {
     let ip = json!({"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "198.51.100.3"});
-    assert_eq!(ingest(s, "f", &[ip.clone()]), vec![Outcome::Created]);
-    assert_eq!(ingest(s, "f", &[ip.clone()]), vec![Outcome::Unchanged]);
+    assert_eq!(ingest(s, "f", std::slice::from_ref(&ip)), vec![Outcome::Created]);
+    assert_eq!(ingest(s, "f", std::slice::from_ref(&ip)), vec![Outcome::Unchanged]);
     let mut ip2 = ip.clone();
     ip2["x_note"] = json!("seen in campaign");
-    assert_eq!(ingest(s, "f", &[ip2.clone()]), vec![Outcome::NewVersion]);
+    assert_eq!(ingest(s, "f", std::slice::from_ref(&ip2)), vec![Outcome::NewVersion]);
     let cur = s.current(&id_of(&ip)).unwrap().unwrap();
     assert_eq!(serde_json::from_str::<Value>(&cur.raw).unwrap(), ip2);
     assert_eq!(cur.version_key, None);
@@ -367,15 +253,7 @@ fn duplicates_inside_one_batch(s: &dyn Store) {
     let a = indicator("9", "2020-01-01T00:00:00.000Z", json!({}));
     let b = indicator("9", "2020-01-02T00:00:00.000Z", json!({}));
     let out = ingest(s, "f", &[a.clone(), a.clone(), b.clone(), a]);
-    assert_eq!(
-        out,
-        vec![
-            Outcome::Created,
-            Outcome::Unchanged,
-            Outcome::NewVersion,
-            Outcome::Unchanged
-        ]
-    );
+    assert_eq!(out, vec![Outcome::Created, Outcome::Unchanged, Outcome::NewVersion, Outcome::Unchanged]);
 }
 
 fn key_order_does_not_make_a_new_version(s: &dyn Store) {
@@ -394,25 +272,13 @@ fn key_order_does_not_make_a_new_version(s: &dyn Store) {
 
 fn accounts(s: &dyn Store) {
     assert!(s.user("alice").unwrap().is_none());
-    let u = crate::User {
-        name: "alice".into(),
-        role: "admin".into(),
-        password_hash: "h1".into(),
-    };
+    let u = crate::User { name: "alice".into(), role: "admin".into(), password_hash: "h1".into() };
     s.put_user(&u).unwrap();
     assert_eq!(s.user("alice").unwrap(), Some(u));
-    s.put_user(&crate::User {
-        name: "alice".into(),
-        role: "reader".into(),
-        password_hash: "h2".into(),
-    })
-    .unwrap();
+    s.put_user(&crate::User { name: "alice".into(), role: "reader".into(), password_hash: "h2".into() }).unwrap();
     assert_eq!(s.user("alice").unwrap().unwrap().role, "reader");
     s.put_token(&[7; 32], "ci", "contributor").unwrap();
-    assert_eq!(
-        s.token(&[7; 32]).unwrap(),
-        Some(("ci".into(), "contributor".into()))
-    );
+    assert_eq!(s.token(&[7; 32]).unwrap(), Some(("ci".into(), "contributor".into())));
     assert_eq!(s.token(&[8; 32]).unwrap(), None);
     assert_eq!(s.instance_id().unwrap().len(), 36);
 }

@@ -66,10 +66,7 @@ impl SourceKind {
 
 impl Source {
     pub fn new(kind: SourceKind, name: impl Into<String>) -> Source {
-        Source {
-            kind,
-            name: name.into(),
-        }
+        Source { kind, name: name.into() }
     }
 }
 
@@ -91,7 +88,6 @@ pub struct Candidate {
 impl Candidate {
     /// Builds a candidate from an object the caller has already validated.
     pub fn from_value(obj: &serde_json::Value, meta: &cairn_stix::ObjectMeta) -> Candidate {
-        let canonical = cairn_stix::canonical_json(obj);
         Candidate {
             id: meta.id.clone(),
             stix_type: meta.stix_type.clone(),
@@ -99,9 +95,23 @@ impl Candidate {
             version_key: meta.version.map(|t| t.key()),
             revoked: meta.revoked,
             raw: serde_json::to_string(obj).expect("a Value always serialises"),
-            hash: *blake3::hash(canonical.as_bytes()).as_bytes(),
+            hash: content_hash(obj),
         }
     }
+}
+
+/// BLAKE3 of the canonical (RFC 8785) JSON of `obj`, streamed into the hasher.
+pub fn content_hash(obj: &serde_json::Value) -> [u8; 32] {
+    struct Hashing(blake3::Hasher);
+    impl std::fmt::Write for Hashing {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.update(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = Hashing(blake3::Hasher::new());
+    cairn_stix::canonical::write_canonical(obj, &mut h).expect("hashing cannot fail");
+    *h.0.finalize().as_bytes()
 }
 
 /// What storing one candidate did.
@@ -121,10 +131,7 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn is_stored(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Created | Outcome::NewVersion | Outcome::Unchanged
-        )
+        matches!(self, Outcome::Created | Outcome::NewVersion | Outcome::Unchanged)
     }
 }
 
@@ -167,6 +174,8 @@ pub struct Filter {
     pub types: Vec<String>,
     pub sources: Vec<String>,
     pub ids: Vec<String>,
+    /// STIX spec versions ("2.0", "2.1").
+    pub spec_versions: Vec<String>,
     /// Every version and tombstone instead of the current version of live objects.
     pub all_versions: bool,
 }
@@ -252,6 +261,9 @@ pub trait Store: Send + Sync {
 
     /// A page of objects after the cursor `after` (exclusive), in `seq` order.
     fn list(&self, filter: &Filter, after: Option<i64>, limit: usize) -> Result<Page>;
+
+    /// The spec versions present among the objects `filter` selects, sorted.
+    fn spec_versions(&self, filter: &Filter) -> Result<Vec<String>>;
 
     fn stats(&self) -> Result<Stats>;
 

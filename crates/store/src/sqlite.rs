@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::{
-    now_micros, Candidate, Commit, Filter, Outcome, Page, Result, Source, SourceSeen, Stats, Store,
-    StoreError, StoredVersion, User,
+    now_micros, Candidate, Commit, Filter, Outcome, Page, Result, Source, SourceSeen, Stats, Store, StoreError,
+    StoredVersion, User,
 };
 
 /// Versioned schema migrations, applied in order at open; `PRAGMA user_version` records
@@ -111,18 +111,12 @@ impl SqliteStore {
 
     /// Opens (creating if needed) the store at `path`, and runs migrations.
     pub fn open(path: &Path) -> Result<SqliteStore> {
-        let open_err = |e: rusqlite::Error| StoreError::Open {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        };
+        let open_err =
+            |e: rusqlite::Error| StoreError::Open { path: path.display().to_string(), reason: e.to_string() };
         let conn = Connection::open(path).map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
         migrate(&conn)?;
-        Ok(SqliteStore {
-            path: path.to_path_buf(),
-            writer: Mutex::new(conn),
-            readers: Mutex::new(Vec::new()),
-        })
+        Ok(SqliteStore { path: path.to_path_buf(), writer: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
     }
 
     pub fn path(&self) -> &Path {
@@ -192,17 +186,9 @@ struct Clock {
 
 impl Clock {
     fn start(tx: &Transaction<'_>) -> Result<Clock> {
-        let last: Option<i64> = tx
-            .query_row(
-                "SELECT date_added FROM versions ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(Clock {
-            now: now_micros(),
-            last: last.unwrap_or(i64::MIN),
-        })
+        let last: Option<i64> =
+            tx.query_row("SELECT date_added FROM versions ORDER BY seq DESC LIMIT 1", [], |r| r.get(0)).optional()?;
+        Ok(Clock { now: now_micros(), last: last.unwrap_or(i64::MIN) })
     }
 
     fn next(&mut self) -> i64 {
@@ -212,20 +198,10 @@ impl Clock {
 }
 
 fn source_id(tx: &Transaction<'_>, source: &Source) -> Result<i64> {
-    if let Some(id) = tx
-        .query_row(
-            "SELECT id FROM sources WHERE name = ?1",
-            [&source.name],
-            |r| r.get(0),
-        )
-        .optional()?
-    {
+    if let Some(id) = tx.query_row("SELECT id FROM sources WHERE name = ?1", [&source.name], |r| r.get(0)).optional()? {
         return Ok(id);
     }
-    tx.execute(
-        "INSERT INTO sources (name, kind) VALUES (?1, ?2)",
-        params![source.name, source.kind.as_str()],
-    )?;
+    tx.execute("INSERT INTO sources (name, kind) VALUES (?1, ?2)", params![source.name, source.kind.as_str()])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -257,15 +233,13 @@ fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
 fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<Vec<Outcome>> {
     let mut clock = Clock::start(tx)?;
     let seen_at = clock.now;
-    let mut get_object =
-        tx.prepare_cached("SELECT current_vkey, current_hash, revoked FROM objects WHERE id = ?1")?;
-    let mut get_version = tx.prepare_cached(
-        "SELECT hash FROM versions WHERE id = ?1 AND vkey = ?2 AND tombstone = 0",
-    )?;
+    let mut get_object = tx.prepare_cached("SELECT current_vkey, current_hash, revoked FROM objects WHERE id = ?1")?;
+    let mut get_version =
+        tx.prepare_cached("SELECT hash FROM versions WHERE id = ?1 AND vkey = ?2 AND tombstone = 0")?;
     let mut insert_version = tx.prepare_cached(
-                "INSERT INTO versions (id, vkey, type, spec_version, date_added, source_id, hash, revoked, tombstone, raw)
+        "INSERT INTO versions (id, vkey, type, spec_version, date_added, source_id, hash, revoked, tombstone, raw)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)",
-            )?;
+    )?;
     let mut insert_object = tx.prepare_cached(
         "INSERT INTO objects (id, type, current_seq, current_vkey, current_hash, revoked, deleted)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
@@ -278,20 +252,15 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
         "INSERT INTO object_sources (id, source_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
                  ON CONFLICT (id, source_id) DO UPDATE SET last_seen = excluded.last_seen",
     )?;
-    let mut conflict = tx.prepare_cached(
-        "INSERT INTO conflicts (id, vkey, source_id, at, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
+    let mut conflict =
+        tx.prepare_cached("INSERT INTO conflicts (id, vkey, source_id, at, raw) VALUES (?1, ?2, ?3, ?4, ?5)")?;
 
     let mut outcomes = Vec::with_capacity(batch.len());
     for c in batch {
         let vkey = c.version_key.as_deref().unwrap_or("");
         let current = get_object
             .query_row([&c.id], |r| {
-                Ok(CurrentRow {
-                    current_vkey: r.get(0)?,
-                    current_hash: r.get(1)?,
-                    revoked: r.get(2)?,
-                })
+                Ok(CurrentRow { current_vkey: r.get(0)?, current_hash: r.get(1)?, revoked: r.get(2)? })
             })
             .optional()?;
         let mut store_version = |clock: &mut Clock| -> Result<i64> {
@@ -311,14 +280,7 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
         let outcome = match current {
             None => {
                 let seq = store_version(&mut clock)?;
-                insert_object.execute(params![
-                    c.id,
-                    c.stix_type,
-                    seq,
-                    vkey,
-                    &c.hash[..],
-                    c.revoked
-                ])?;
+                insert_object.execute(params![c.id, c.stix_type, seq, vkey, &c.hash[..], c.revoked])?;
                 Outcome::Created
             }
             Some(cur) => {
@@ -327,9 +289,7 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
                     Outcome::Unchanged
                 } else if unversioned || vkey > cur.current_vkey.as_str() {
                     if cur.revoked {
-                        Outcome::Revoked {
-                            revoked_version: cur.current_vkey.clone(),
-                        }
+                        Outcome::Revoked { revoked_version: cur.current_vkey.clone() }
                     } else {
                         let seq = store_version(&mut clock)?;
                         update_object.execute(params![c.id, seq, vkey, &c.hash[..], c.revoked])?;
@@ -337,9 +297,8 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
                     }
                 } else {
                     // The current version, or an older one: is it already stored?
-                    let stored: Option<Vec<u8>> = get_version
-                        .query_row(params![c.id, vkey], |r| r.get(0))
-                        .optional()?;
+                    let stored: Option<Vec<u8>> =
+                        get_version.query_row(params![c.id, vkey], |r| r.get(0)).optional()?;
                     match stored {
                         Some(h) if h == c.hash => Outcome::Unchanged,
                         Some(_) => {
@@ -360,6 +319,46 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// `SELECT columns FROM … WHERE <filter> AND key > after`, and its arguments. Current
+/// listings read `objects` joined to the current version; `all_versions` reads `versions`.
+fn filtered_select(columns: &str, filter: &Filter, after: Option<i64>) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = if filter.all_versions {
+        format!("SELECT {columns} FROM versions v JOIN sources s ON s.id = v.source_id WHERE v.seq > ?1")
+    } else {
+        format!(
+            "SELECT {columns} FROM objects o JOIN versions v ON v.seq = o.current_seq
+             JOIN sources s ON s.id = v.source_id WHERE o.deleted = 0 AND o.current_seq > ?1"
+        )
+    };
+    let mut args: Vec<rusqlite::types::Value> = vec![after.unwrap_or(0).into()];
+    let mut in_list = |sql: &mut String, column: &str, values: &[String]| {
+        if values.is_empty() {
+            return;
+        }
+        let marks: Vec<String> = values
+            .iter()
+            .map(|v| {
+                args.push(v.clone().into());
+                format!("?{}", args.len())
+            })
+            .collect();
+        sql.push_str(&format!(" AND {column} IN ({})", marks.join(",")));
+    };
+    in_list(&mut sql, "v.type", &filter.types);
+    in_list(&mut sql, "v.id", &filter.ids);
+    in_list(&mut sql, "v.spec_version", &filter.spec_versions);
+    if !filter.sources.is_empty() {
+        // "From source S": delivered by S at any time, not only the current version.
+        let mut sub = String::new();
+        in_list(&mut sub, "s2.name", &filter.sources);
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM object_sources os JOIN sources s2 ON s2.id = os.source_id
+              WHERE os.id = v.id{sub})"
+        ));
+    }
+    (sql, args)
 }
 
 impl Store for SqliteStore {
@@ -386,8 +385,7 @@ impl Store for SqliteStore {
             }
             Commit::AllOrNothing => {
                 let mut conn = self.writer.lock().expect("writer");
-                let tx =
-                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let sid = source_id(&tx, source)?;
                 let mut all_stored = true;
                 for batch in batches {
@@ -460,42 +458,8 @@ impl Store for SqliteStore {
 
     fn list(&self, filter: &Filter, after: Option<i64>, limit: usize) -> Result<Page> {
         self.read(|c| {
-            let mut sql = if filter.all_versions {
-                format!(
-                    "SELECT {VERSION_COLUMNS} FROM versions v JOIN sources s ON s.id = v.source_id WHERE v.seq > ?1"
-                )
-            } else {
-                format!(
-                    "SELECT {VERSION_COLUMNS} FROM objects o JOIN versions v ON v.seq = o.current_seq
-                     JOIN sources s ON s.id = v.source_id WHERE o.deleted = 0 AND o.current_seq > ?1"
-                )
-            };
+            let (mut sql, mut args) = filtered_select(VERSION_COLUMNS, filter, after);
             let key = if filter.all_versions { "v.seq" } else { "o.current_seq" };
-            let mut args: Vec<rusqlite::types::Value> = vec![after.unwrap_or(0).into()];
-            let mut in_list = |sql: &mut String, column: &str, values: &[String]| {
-                if values.is_empty() {
-                    return;
-                }
-                let marks: Vec<String> = values
-                    .iter()
-                    .map(|v| {
-                        args.push(v.clone().into());
-                        format!("?{}", args.len())
-                    })
-                    .collect();
-                sql.push_str(&format!(" AND {column} IN ({})", marks.join(",")));
-            };
-            in_list(&mut sql, "v.type", &filter.types);
-            in_list(&mut sql, "v.id", &filter.ids);
-            if !filter.sources.is_empty() {
-                // "From source S": delivered by S at any time, not only the current version.
-                let mut sub = String::new();
-                in_list(&mut sub, "s2.name", &filter.sources);
-                sql.push_str(&format!(
-                    " AND EXISTS (SELECT 1 FROM object_sources os JOIN sources s2 ON s2.id = os.source_id
-                      WHERE os.id = v.id{sub})"
-                ));
-            }
             args.push((limit as i64 + 1).into());
             sql.push_str(&format!(" ORDER BY {key} LIMIT ?{}", args.len()));
             let mut st = c.prepare(&sql)?;
@@ -509,6 +473,16 @@ impl Store for SqliteStore {
                 None
             };
             Ok(Page { items, next })
+        })
+    }
+
+    fn spec_versions(&self, filter: &Filter) -> Result<Vec<String>> {
+        self.read(|c| {
+            let (mut sql, args) = filtered_select("DISTINCT v.spec_version", filter, None);
+            sql.push_str(" AND v.tombstone = 0 ORDER BY 1");
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
         })
     }
 
@@ -531,13 +505,7 @@ impl Store for SqliteStore {
     }
 
     fn instance_id(&self) -> Result<String> {
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT value FROM meta WHERE key = 'instance_id'",
-                [],
-                |r| r.get(0),
-            )?)
-        })
+        self.read(|c| Ok(c.query_row("SELECT value FROM meta WHERE key = 'instance_id'", [], |r| r.get(0))?))
     }
 
     fn put_user(&self, user: &User) -> Result<()> {
@@ -553,17 +521,9 @@ impl Store for SqliteStore {
 
     fn user(&self, name: &str) -> Result<Option<User>> {
         self.read(|c| {
-            Ok(c.query_row(
-                "SELECT name, role, password_hash FROM users WHERE name = ?1",
-                [name],
-                |r| {
-                    Ok(User {
-                        name: r.get(0)?,
-                        role: r.get(1)?,
-                        password_hash: r.get(2)?,
-                    })
-                },
-            )
+            Ok(c.query_row("SELECT name, role, password_hash FROM users WHERE name = ?1", [name], |r| {
+                Ok(User { name: r.get(0)?, role: r.get(1)?, password_hash: r.get(2)? })
+            })
             .optional()?)
         })
     }
@@ -580,11 +540,9 @@ impl Store for SqliteStore {
 
     fn token(&self, token_hash: &[u8; 32]) -> Result<Option<(String, String)>> {
         self.read(|c| {
-            Ok(c.query_row(
-                "SELECT name, role FROM tokens WHERE hash = ?1",
-                [&token_hash[..]],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            Ok(c.query_row("SELECT name, role FROM tokens WHERE hash = ?1", [&token_hash[..]], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?)
         })
     }
@@ -597,10 +555,7 @@ mod tests {
         crate::conformance::run_all(&|| {
             let dir = tempfile::tempdir().unwrap();
             let store = super::SqliteStore::open_dir(dir.path()).unwrap();
-            (
-                Box::new(store) as Box<dyn crate::Store>,
-                Box::new(dir) as Box<dyn std::any::Any>,
-            )
+            (Box::new(store) as Box<dyn crate::Store>, Box::new(dir) as Box<dyn std::any::Any>)
         });
     }
 

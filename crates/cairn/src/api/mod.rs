@@ -91,8 +91,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.status, Json(json!({ "error": self.message }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"cairn\", Bearer realm=\"cairn\""));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"cairn\", Bearer realm=\"cairn\""),
+            );
         }
         r
     }
@@ -185,10 +187,9 @@ fn query_lists(query: Option<&str>) -> HashMap<String, Vec<String>> {
 fn single<T: std::str::FromStr>(q: &HashMap<String, Vec<String>>, name: &str) -> Result<Option<T>, ApiError> {
     match q.get(name).and_then(|v| v.first()) {
         None => Ok(None),
-        Some(s) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("query parameter '{name}': '{s}' is not valid"))),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("query parameter '{name}': '{s}' is not valid"))
+        }),
     }
 }
 
@@ -208,6 +209,7 @@ async fn list_objects(
         types: q.get("type").cloned().unwrap_or_default(),
         sources: q.get("source").cloned().unwrap_or_default(),
         ids: q.get("id").cloned().unwrap_or_default(),
+        spec_versions: Vec::new(),
         all_versions: false,
     };
     let store = state.pipeline.store().clone();

@@ -45,8 +45,9 @@ pub async fn upload(
                 "statusCode": 429,
                 "message": format!("Rate limit is exceeded. Try again in {wait} seconds."),
             });
-            return Ok((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, wait.to_string())], Json(body))
-                .into_response());
+            return Ok(
+                (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, wait.to_string())], Json(body)).into_response()
+            );
         }
     }
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
@@ -57,7 +58,9 @@ pub async fn upload(
     };
     let source_name = match map.get("sourcesystem") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-        _ => return Err(bad("'sourcesystem' is required: a non-empty string naming where the objects come from".into())),
+        _ => {
+            return Err(bad("'sourcesystem' is required: a non-empty string naming where the objects come from".into()))
+        }
     };
     let objects = match map.remove(list_key) {
         Some(Value::Array(a)) => a,

@@ -33,10 +33,16 @@ pub enum ObjectOutcome {
 /// The result of validating one object, before it is stored.
 #[derive(Debug)]
 pub enum Checked {
-    Accepted { candidate: Candidate, warnings: Vec<String> },
+    Accepted {
+        candidate: Candidate,
+        warnings: Vec<String>,
+    },
     /// Dropped by an ingestion rule: not stored, not an error.
     Dropped,
-    Rejected { id: Option<String>, errors: Vec<String> },
+    Rejected {
+        id: Option<String>,
+        errors: Vec<String>,
+    },
 }
 
 /// What an ingestion rule decided. The curation issue adds real rules; until then every
@@ -130,7 +136,12 @@ pub struct Pipeline {
 }
 
 /// Validates one object and turns it into a storable candidate.
-pub fn check(value: Result<Value, String>, bundle_spec: Option<SpecVersion>, rules: &dyn IngestionRules, source: &Source) -> Checked {
+pub fn check(
+    value: Result<Value, String>,
+    bundle_spec: Option<SpecVersion>,
+    rules: &dyn IngestionRules,
+    source: &Source,
+) -> Checked {
     let mut obj = match value {
         Ok(v) => v,
         Err(e) => return Checked::Rejected { id: None, errors: vec![e] },

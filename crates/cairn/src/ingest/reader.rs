@@ -285,7 +285,9 @@ fn stream_elements<'de, A: SeqAccess<'de>>(
 mod tests {
     use super::*;
 
-    fn read(s: &str) -> (Vec<(usize, Result<Value, String>)>, Result<usize, String>) {
+    type Items = Vec<(usize, Result<Value, String>)>;
+
+    fn read(s: &str) -> (Items, Result<usize, String>) {
         let mut out = Vec::new();
         let r = read_objects(s.as_bytes(), &mut |item| {
             out.push((item.index, item.value));
