@@ -130,6 +130,10 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
                 data.push(b'\n');
             }
             let mb = data.len() as f64 / 1e6;
+            // Stage by stage, each on one thread, to show which one bounds the pipeline.
+            let stage_dir = tempfile::tempdir()?;
+            let (validate_rate, store_rate) = stage_rates(&data, stage_dir.path(), batch_size)?;
+            println!("stages: parse+validate {validate_rate:.0} objects/s; store writes {store_rate:.0} objects/s (one thread each)");
             let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(&dir)?);
             let pipeline = Pipeline::new(store);
             let source = Source::new(SourceKind::File, "bench");
@@ -152,6 +156,29 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
         }
         BenchCommand::Upload { count, batch, clients } => bench_upload(count, batch, clients),
     }
+}
+
+/// Objects per second of `check` alone and of the store's writes alone.
+fn stage_rates(jsonl: &[u8], dir: &std::path::Path, batch_size: usize) -> anyhow::Result<(f64, f64)> {
+    let source = Source::new(SourceKind::File, "bench");
+    let start = Instant::now();
+    let mut candidates = Vec::new();
+    crate::ingest::read_objects(jsonl, &mut |item| {
+        if let crate::ingest::Checked::Accepted { candidate, .. } =
+            crate::ingest::check(item.value, item.bundle_spec, &crate::ingest::NoRules, &source)
+        {
+            candidates.push(candidate);
+        }
+        crate::ingest::Flow::Continue(())
+    })?;
+    let validate_secs = start.elapsed().as_secs_f64();
+    let n = candidates.len() as f64;
+    let store = SqliteStore::open_dir(dir)?;
+    let mut batches = candidates.chunks(batch_size.max(1)).map(<[_]>::to_vec).collect::<Vec<_>>().into_iter();
+    let start = Instant::now();
+    store.ingest_stream(&source, &mut batches, cairn_store::Commit::PerBatch, &mut |_, _| true)?;
+    let store_secs = start.elapsed().as_secs_f64();
+    Ok((n / validate_secs, n / store_secs))
 }
 
 fn bench_upload(count: usize, batch: usize, clients: usize) -> anyhow::Result<i32> {

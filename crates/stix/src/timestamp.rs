@@ -167,17 +167,46 @@ impl Timestamp {
 
     /// Prints with exactly `digits` fractional digits (0–9).
     pub fn format_digits(&self, digits: u8) -> String {
-        let days = self.secs.div_euclid(86_400);
-        let rem = self.secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        let mut s = format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, m, d, rem / 3600, (rem % 3600) / 60, rem % 60);
-        if digits > 0 {
-            let frac = format!("{:09}", self.nanos);
-            s.push('.');
-            s.push_str(&frac[..usize::from(digits.min(9))]);
+        // Hand-rolled: this runs once per ingested object (the version key), where
+        // `format!` showed up in profiles.
+        fn push_num(out: &mut Vec<u8>, n: u64, width: usize) {
+            let mut buf = [b'0'; 20];
+            let mut i = buf.len();
+            let mut n = n;
+            while n > 0 {
+                i -= 1;
+                buf[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            let start = (buf.len() - width).min(i);
+            out.extend_from_slice(&buf[start..]);
         }
-        s.push('Z');
-        s
+        let days = self.secs.div_euclid(86_400);
+        let rem = self.secs.rem_euclid(86_400) as u64;
+        let (y, m, d) = civil_from_days(days);
+        let mut out = Vec::with_capacity(31);
+        if y < 0 {
+            out.push(b'-');
+        }
+        push_num(&mut out, y.unsigned_abs(), 4);
+        out.push(b'-');
+        push_num(&mut out, u64::from(m), 2);
+        out.push(b'-');
+        push_num(&mut out, u64::from(d), 2);
+        out.push(b'T');
+        push_num(&mut out, rem / 3600, 2);
+        out.push(b':');
+        push_num(&mut out, (rem % 3600) / 60, 2);
+        out.push(b':');
+        push_num(&mut out, rem % 60, 2);
+        if digits > 0 {
+            out.push(b'.');
+            let mut frac = Vec::with_capacity(9);
+            push_num(&mut frac, u64::from(self.nanos), 9);
+            out.extend_from_slice(&frac[..usize::from(digits.min(9))]);
+        }
+        out.push(b'Z');
+        String::from_utf8(out).expect("ASCII digits and separators")
     }
 }
 

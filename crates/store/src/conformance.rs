@@ -256,18 +256,29 @@ fn duplicates_inside_one_batch(s: &dyn Store) {
     assert_eq!(out, vec![Outcome::Created, Outcome::Unchanged, Outcome::NewVersion, Outcome::Unchanged]);
 }
 
+fn reversed(v: &Value) -> Value {
+    let mut m = serde_json::Map::new();
+    for (k, x) in v.as_object().unwrap().iter().rev() {
+        m.insert(k.clone(), x.clone());
+    }
+    Value::Object(m)
+}
+
 fn key_order_does_not_make_a_new_version(s: &dyn Store) {
     let a = indicator("a", "2020-01-01T00:00:00.000Z", json!({"labels": ["x"]}));
-    let text = serde_json::to_string(&a).unwrap();
-    // Same value, keys reversed.
-    let mut reversed = serde_json::Map::new();
-    for (k, v) in a.as_object().unwrap().iter().rev() {
-        reversed.insert(k.clone(), v.clone());
-    }
-    let b = Value::Object(reversed);
-    assert_ne!(serde_json::to_string(&b).unwrap(), text);
-    ingest(s, "f", &[a]);
-    assert_eq!(ingest(s, "f", &[b]), vec![Outcome::Unchanged]);
+    let b = reversed(&a);
+    assert_ne!(serde_json::to_string(&b).unwrap(), serde_json::to_string(&a).unwrap());
+    ingest(s, "f", std::slice::from_ref(&a));
+    assert_eq!(ingest(s, "f", std::slice::from_ref(&b)), vec![Outcome::Unchanged], "current version");
+    // The same for an older version, found through the history lookup…
+    let newer = indicator("a", "2020-06-01T00:00:00.000Z", json!({}));
+    ingest(s, "f", &[newer]);
+    assert_eq!(ingest(s, "f", &[b]), vec![Outcome::Unchanged], "older version");
+    // …and for an unversioned SCO.
+    let ip = json!({"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "198.51.100.9"});
+    ingest(s, "f", std::slice::from_ref(&ip));
+    assert_eq!(ingest(s, "f", &[reversed(&ip)]), vec![Outcome::Unchanged], "SCO");
+    assert_eq!(s.versions(&id_of(&ip)).unwrap().len(), 1);
 }
 
 fn accounts(s: &dyn Store) {

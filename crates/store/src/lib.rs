@@ -81,37 +81,34 @@ pub struct Candidate {
     pub revoked: bool,
     /// The object's JSON, compact, as it will be served.
     pub raw: String,
-    /// Hash of the canonical (RFC 8785) JSON: equal hashes mean the same JSON value.
+    /// BLAKE3 of `raw`: equal hashes mean identical text. The store confirms unequal
+    /// hashes by comparing parsed values, so key order and spacing never make a conflict.
     pub hash: [u8; 32],
 }
 
 impl Candidate {
     /// Builds a candidate from an object the caller has already validated.
     pub fn from_value(obj: &serde_json::Value, meta: &cairn_stix::ObjectMeta) -> Candidate {
+        let raw = serde_json::to_string(obj).expect("a Value always serialises");
         Candidate {
             id: meta.id.clone(),
             stix_type: meta.stix_type.clone(),
             spec_version: meta.spec_version.as_str().to_string(),
             version_key: meta.version.map(|t| t.key()),
             revoked: meta.revoked,
-            raw: serde_json::to_string(obj).expect("a Value always serialises"),
-            hash: content_hash(obj),
+            hash: *blake3::hash(raw.as_bytes()).as_bytes(),
+            raw,
         }
     }
 }
 
-/// BLAKE3 of the canonical (RFC 8785) JSON of `obj`, streamed into the hasher.
-pub fn content_hash(obj: &serde_json::Value) -> [u8; 32] {
-    struct Hashing(blake3::Hasher);
-    impl std::fmt::Write for Hashing {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            self.0.update(s.as_bytes());
-            Ok(())
-        }
+/// Whether two JSON texts hold the same value. Object key order does not matter
+/// (serde_json's ordered maps compare as maps).
+pub fn same_json(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
     }
-    let mut h = Hashing(blake3::Hasher::new());
-    cairn_stix::canonical::write_canonical(obj, &mut h).expect("hashing cannot fail");
-    *h.0.finalize().as_bytes()
 }
 
 /// What storing one candidate did.

@@ -96,6 +96,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "cache_size", -131_072)?; // 128 MiB
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Checkpoint every ~64 MiB of WAL instead of 4 MiB: bulk imports copy pages back
+    // less often, and readers still see a bounded WAL.
+    conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
     Ok(())
 }
 
@@ -209,6 +212,7 @@ struct CurrentRow {
     current_vkey: String,
     current_hash: Vec<u8>,
     revoked: bool,
+    current_seq: i64,
 }
 
 const VERSION_COLUMNS: &str =
@@ -233,9 +237,20 @@ fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
 fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<Vec<Outcome>> {
     let mut clock = Clock::start(tx)?;
     let seen_at = clock.now;
-    let mut get_object = tx.prepare_cached("SELECT current_vkey, current_hash, revoked FROM objects WHERE id = ?1")?;
+    let mut get_object =
+        tx.prepare_cached("SELECT current_vkey, current_hash, revoked, current_seq FROM objects WHERE id = ?1")?;
     let mut get_version =
-        tx.prepare_cached("SELECT hash FROM versions WHERE id = ?1 AND vkey = ?2 AND tombstone = 0")?;
+        tx.prepare_cached("SELECT seq, hash FROM versions WHERE id = ?1 AND vkey = ?2 AND tombstone = 0")?;
+    let mut get_raw = tx.prepare_cached("SELECT raw FROM versions WHERE seq = ?1")?;
+    // Equal hashes mean equal text. Unequal text may still be the same JSON value (other
+    // key order or spacing), which only parsing tells; that is rare, so it is the slow path.
+    let mut same_content = |hash: &[u8], seq: i64, c: &Candidate| -> Result<bool> {
+        if hash == c.hash {
+            return Ok(true);
+        }
+        let stored: String = get_raw.query_row([seq], |r| r.get(0))?;
+        Ok(crate::same_json(&stored, &c.raw))
+    };
     let mut insert_version = tx.prepare_cached(
         "INSERT INTO versions (id, vkey, type, spec_version, date_added, source_id, hash, revoked, tombstone, raw)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)",
@@ -260,7 +275,12 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
         let vkey = c.version_key.as_deref().unwrap_or("");
         let current = get_object
             .query_row([&c.id], |r| {
-                Ok(CurrentRow { current_vkey: r.get(0)?, current_hash: r.get(1)?, revoked: r.get(2)? })
+                Ok(CurrentRow {
+                    current_vkey: r.get(0)?,
+                    current_hash: r.get(1)?,
+                    revoked: r.get(2)?,
+                    current_seq: r.get(3)?,
+                })
             })
             .optional()?;
         let mut store_version = |clock: &mut Clock| -> Result<i64> {
@@ -285,7 +305,8 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
             }
             Some(cur) => {
                 let unversioned = vkey.is_empty();
-                if (unversioned || vkey == cur.current_vkey) && cur.current_hash == c.hash {
+                let is_current_key = unversioned || vkey == cur.current_vkey;
+                if is_current_key && same_content(&cur.current_hash, cur.current_seq, c)? {
                     Outcome::Unchanged
                 } else if unversioned || vkey > cur.current_vkey.as_str() {
                     if cur.revoked {
@@ -296,11 +317,11 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
                         Outcome::NewVersion
                     }
                 } else {
-                    // The current version, or an older one: is it already stored?
-                    let stored: Option<Vec<u8>> =
-                        get_version.query_row(params![c.id, vkey], |r| r.get(0)).optional()?;
+                    // The current version with another body, or an older version.
+                    let stored: Option<(i64, Vec<u8>)> =
+                        get_version.query_row(params![c.id, vkey], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
                     match stored {
-                        Some(h) if h == c.hash => Outcome::Unchanged,
+                        Some((seq, h)) if same_content(&h, seq, c)? => Outcome::Unchanged,
                         Some(_) => {
                             conflict.execute(params![c.id, vkey, sid, seen_at, c.raw])?;
                             Outcome::Conflict

@@ -235,7 +235,7 @@ impl Pipeline {
         let rules = self.rules.clone();
         let reader_source = source.clone();
         let batch_size = opts.batch_size.max(1);
-        let reader = std::thread::spawn(move || {
+        let reader = std::thread::Builder::new().name("cairn-validate".into()).spawn(move || {
             let mut chunk: Chunk = Vec::with_capacity(batch_size);
             let mut read = 0;
             let r = read_objects(input, &mut |item: Item| {
@@ -261,6 +261,8 @@ impl Pipeline {
             }
             r
         });
+        let reader =
+            reader.map_err(|e| cairn_store::StoreError::Invalid(format!("cannot start the reader thread: {e}")))?;
 
         let report = RefCell::new(ImportReport::default());
         // Candidates' input positions, queued by the batch iterator and consumed, in the
