@@ -3,6 +3,8 @@
 //! Where the reference's behaviour is accidental (regex quirks), the accident is kept,
 //! because the point is to give the same verdict; each such place says so.
 
+use std::borrow::Cow;
+
 use crate::ast::{ObjectPath, PathStep};
 use crate::error::{Position, ValidationError};
 
@@ -34,8 +36,33 @@ pub(crate) fn check_hash(
         Some(PathStep::AnyIndex) => return None,
         Some(PathStep::Index(_)) => return Some(ValidationError::IndexedHashes { position: position() }),
     };
-    let name: String = selector.to_uppercase().chars().filter(|&c| c != '-' && c != '\'').collect();
-    let check: fn(&str) -> bool = match name.as_str() {
+    let check = algorithm_check(selector)?;
+    let value = unquoted(value_text);
+    (!check(&value)).then(|| ValidationError::InvalidHash {
+        position: position(),
+        algorithm: selector.clone(),
+        value: value.into_owned(),
+    })
+}
+
+/// The check for a hash selector: the name upper-cased (Unicode rules, as Python's
+/// `str.upper`), `-` and `'` removed, looked up in the reference's `HASHES_REGEX`.
+fn algorithm_check(selector: &str) -> Option<fn(&str) -> bool> {
+    let mut ascii = [0u8; 16];
+    let mut len = 0;
+    let owned: String;
+    let name = if selector.is_ascii() {
+        // The common case, without allocating: no known name is longer than 9 bytes.
+        for c in selector.bytes().filter(|&c| c != b'-' && c != b'\'') {
+            *ascii.get_mut(len)? = c.to_ascii_uppercase();
+            len += 1;
+        }
+        std::str::from_utf8(&ascii[..len]).expect("ASCII")
+    } else {
+        owned = selector.to_uppercase().chars().filter(|&c| c != '-' && c != '\'').collect();
+        &owned
+    };
+    Some(match name {
         "MD5" => |s| hex_exactly(s, 32),
         "MD6" => md6,
         "RIPEMD160" | "SHA1" => |s| hex_exactly(s, 40),
@@ -45,9 +72,18 @@ pub(crate) fn check_hash(
         "SHA512" | "SHA3512" | "WHIRLPOOL" => |s| hex_exactly(s, 128),
         "SSDEEP" => ssdeep,
         _ => return None,
-    };
-    let value: String = value_text.chars().filter(|&c| c != '\'').collect();
-    (!check(&value)).then(|| ValidationError::InvalidHash { position: position(), algorithm: selector.clone(), value })
+    })
+}
+
+/// The value text with every `'` removed (the reference's `value.replace("'", "")`),
+/// borrowed when the quotes are only the string literal's own.
+fn unquoted(text: &str) -> Cow<'_, str> {
+    let inner = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')).unwrap_or(text);
+    if inner.contains('\'') {
+        Cow::Owned(text.chars().filter(|&c| c != '\'').collect())
+    } else {
+        Cow::Borrowed(inner)
+    }
 }
 
 /// Python's `re.match('^…$', s)`: `$` also matches before one final `\n`.

@@ -126,7 +126,16 @@ impl fmt::Display for Found {
             Found::EndOfInput => f.write_str("the end of the pattern"),
             Found::Token(t) => {
                 // Long tokens (a whole string literal) are cut: the column says where.
-                let mut shown: String = t.chars().take(40).flat_map(char::escape_debug).collect();
+                // Control characters (a newline inside a string) are escaped so the
+                // message stays on one line.
+                let mut shown = String::new();
+                for c in t.chars().take(40) {
+                    if c.is_control() {
+                        shown.extend(c.escape_debug());
+                    } else {
+                        shown.push(c);
+                    }
+                }
                 if t.chars().count() > 40 {
                     shown.push('…');
                 }

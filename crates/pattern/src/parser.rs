@@ -18,29 +18,37 @@ use crate::error::{Expected, Found, Hint, ParseError, Position, ValidationError}
 use crate::lexer::{Lexer, Tok, Token};
 use crate::{checks, Version};
 
-/// Deepest nesting of `(` and `[` accepted. The reference (Python recursion) gives up
-/// at about 240 nested observation groups or 320 comparison groups, so every pattern it
-/// accepts is within this; the bound keeps hostile input from exhausting the stack
-/// (about 0.3 KiB of stack per level in release builds).
-pub const MAX_NESTING: usize = 512;
+/// Deepest nesting of `(` and `[` accepted. The reference (Python's recursion limit)
+/// gives up at about 245 levels of observation parentheses or 325 levels of comparison
+/// parentheses, so every pattern it accepts is within this bound; the bound keeps hostile
+/// input from exhausting the stack (a level costs under 1 KiB of stack in release builds,
+/// about 3 KiB in debug builds).
+pub const MAX_NESTING: usize = 400;
 
 pub(crate) struct Parser<'a> {
     src: &'a str,
     lexer: Lexer<'a>,
     tok: Token,
     version: Version,
+    /// The token before `tok`.
+    prev: Token,
     depth: usize,
+    /// Whether to make the validate-only checks (off for [`crate::parse`], which would
+    /// discard them).
+    checks: bool,
     /// Semantic findings, in source order.
     pub issues: Vec<ValidationError>,
 }
 
-type Result<T> = std::result::Result<T, ParseError>;
+/// Errors are boxed inside the parser: a small `Result` keeps the frame of each nesting
+/// level small.
+type Result<T> = std::result::Result<T, Box<ParseError>>;
 
 impl<'a> Parser<'a> {
-    pub fn new(src: &'a str, version: Version) -> Self {
+    pub fn new(src: &'a str, version: Version, checks: bool) -> Self {
         let mut lexer = Lexer::new(src, version);
         let tok = lexer.next_token();
-        Parser { src, lexer, tok, version, depth: 0, issues: Vec::new() }
+        Parser { src, lexer, tok, version, prev: tok, depth: 0, checks, issues: Vec::new() }
     }
 
     /// `pattern : observationExpressions EOF`
@@ -53,6 +61,7 @@ impl<'a> Parser<'a> {
     }
 
     fn advance(&mut self) {
+        self.prev = self.tok;
         self.tok = self.lexer.next_token();
     }
 
@@ -69,12 +78,14 @@ impl<'a> Parser<'a> {
         Ok(t)
     }
 
-    fn error(&self, expected: Expected) -> ParseError {
+    #[cold]
+    #[inline(never)]
+    fn error(&self, expected: Expected) -> Box<ParseError> {
         let found = match self.tok.kind {
             Tok::Eof => Found::EndOfInput,
             _ => Found::Token(self.text().to_owned()),
         };
-        ParseError { position: self.position(self.tok.start), expected, found, hint: self.hint() }
+        Box::new(ParseError { position: self.position(self.tok.start), expected, found, hint: self.hint() })
     }
 
     fn position(&self, offset: usize) -> Position {
@@ -110,56 +121,38 @@ impl<'a> Parser<'a> {
 
     // ---- observation expressions ----------------------------------------------------
 
+    /// `observationExpressions`: FOLLOWEDBY over OR over AND, all left associative.
+    /// The three levels are built in one loop rather than three mutually recursive rules,
+    /// so that each level of parentheses costs two stack frames, not four.
     fn followed_by(&mut self) -> Result<ObservationExpr> {
-        let first = self.obs_or()?;
-        if self.tok.kind != Tok::FollowedBy {
-            return Ok(first);
+        let mut followed_by = Vec::new();
+        let mut or = Vec::new();
+        let mut and = Vec::new();
+        loop {
+            and.push(self.observation()?);
+            let op = self.tok.kind;
+            if op == Tok::And {
+                self.advance();
+                continue;
+            }
+            or.push(chain(std::mem::take(&mut and), ObservationExpr::And));
+            if op == Tok::Or {
+                self.advance();
+                continue;
+            }
+            followed_by.push(chain(std::mem::take(&mut or), ObservationExpr::Or));
+            if op == Tok::FollowedBy {
+                self.advance();
+                continue;
+            }
+            return Ok(chain(followed_by, ObservationExpr::FollowedBy));
         }
-        let mut members = vec![first];
-        while self.tok.kind == Tok::FollowedBy {
-            self.advance();
-            members.push(self.obs_or()?);
-        }
-        Ok(ObservationExpr::FollowedBy(members))
-    }
-
-    fn obs_or(&mut self) -> Result<ObservationExpr> {
-        let first = self.obs_and()?;
-        if self.tok.kind != Tok::Or {
-            return Ok(first);
-        }
-        let mut members = vec![first];
-        while self.tok.kind == Tok::Or {
-            self.advance();
-            members.push(self.obs_and()?);
-        }
-        Ok(ObservationExpr::Or(members))
-    }
-
-    fn obs_and(&mut self) -> Result<ObservationExpr> {
-        let first = self.observation()?;
-        if self.tok.kind != Tok::And {
-            return Ok(first);
-        }
-        let mut members = vec![first];
-        while self.tok.kind == Tok::And {
-            self.advance();
-            members.push(self.observation()?);
-        }
-        Ok(ObservationExpr::And(members))
     }
 
     /// `[ comparisonExpression ]` or `( observationExpressions )`, then qualifiers.
     fn observation(&mut self) -> Result<ObservationExpr> {
         let (base, bracketed) = match self.tok.kind {
-            Tok::LBrack => {
-                self.enter()?;
-                self.advance();
-                let c = self.cmp_or()?;
-                self.expect(Tok::RBrack, Expected::ComparisonOperatorOrBracket)?;
-                self.depth -= 1;
-                (ObservationExpr::Observation(c), true)
-            }
+            Tok::LBrack => (self.bracketed()?, true),
             Tok::LParen => {
                 self.enter()?;
                 self.advance();
@@ -170,13 +163,34 @@ impl<'a> Parser<'a> {
             }
             _ => return Err(self.error(Expected::Observation)),
         };
-        if !matches!(self.tok.kind, Tok::Start | Tok::Within | Tok::Repeats) {
-            return Ok(base);
+        if matches!(self.tok.kind, Tok::Start | Tok::Within | Tok::Repeats) {
+            self.qualified(base, bracketed)
+        } else {
+            Ok(base)
         }
+    }
+
+    /// `[ comparisonExpression ]` (out of line, like the other rules below that do not
+    /// recurse into observation expressions: only what a nesting level needs stays in
+    /// its frame).
+    #[inline(never)]
+    fn bracketed(&mut self) -> Result<ObservationExpr> {
+        self.enter()?;
+        self.advance();
+        let c = self.cmp_or()?;
+        self.expect(Tok::RBrack, Expected::ComparisonOperatorOrBracket)?;
+        self.depth -= 1;
+        Ok(ObservationExpr::Observation(c))
+    }
+
+    /// The qualifier loop after an observation (kept out of line: its locals would
+    /// otherwise enlarge every nesting level's frame).
+    #[inline(never)]
+    fn qualified(&mut self, base: ObservationExpr, bracketed: bool) -> Result<ObservationExpr> {
         let mut qualifiers = Vec::new();
         // The 2.1 reference checks for a repeated kind only on qualifiers applied directly
         // to `[…]`; on a parenthesised group any stack is accepted.
-        let check_repeats = bracketed && self.version == Version::V21;
+        let check_repeats = self.checks && bracketed && self.version == Version::V21;
         let mut seen: Vec<QualifierKind> = Vec::new();
         while matches!(self.tok.kind, Tok::Start | Tok::Within | Tok::Repeats) {
             let at = self.tok.start;
@@ -200,6 +214,7 @@ impl<'a> Parser<'a> {
         })
     }
 
+    #[inline(never)]
     fn qualifier(&mut self) -> Result<Qualifier> {
         match self.tok.kind {
             Tok::Start => {
@@ -245,30 +260,25 @@ impl<'a> Parser<'a> {
 
     // ---- comparison expressions -----------------------------------------------------
 
+    /// `comparisonExpression`: OR over AND, left associative, in one loop (see
+    /// [`Parser::followed_by`]).
     fn cmp_or(&mut self) -> Result<ComparisonExpr> {
-        let first = self.cmp_and()?;
-        if self.tok.kind != Tok::Or {
-            return Ok(first);
+        let mut or = Vec::new();
+        let mut and = Vec::new();
+        loop {
+            and.push(self.prop_test()?);
+            let op = self.tok.kind;
+            if op == Tok::And {
+                self.advance();
+                continue;
+            }
+            or.push(chain(std::mem::take(&mut and), ComparisonExpr::And));
+            if op == Tok::Or {
+                self.advance();
+                continue;
+            }
+            return Ok(chain(or, ComparisonExpr::Or));
         }
-        let mut members = vec![first];
-        while self.tok.kind == Tok::Or {
-            self.advance();
-            members.push(self.cmp_and()?);
-        }
-        Ok(ComparisonExpr::Or(members))
-    }
-
-    fn cmp_and(&mut self) -> Result<ComparisonExpr> {
-        let first = self.prop_test()?;
-        if self.tok.kind != Tok::And {
-            return Ok(first);
-        }
-        let mut members = vec![first];
-        while self.tok.kind == Tok::And {
-            self.advance();
-            members.push(self.prop_test()?);
-        }
-        Ok(ComparisonExpr::And(members))
     }
 
     /// `propTest`: a parenthesised comparison expression, `[NOT] EXISTS path` (2.1), or
@@ -284,20 +294,25 @@ impl<'a> Parser<'a> {
                 self.depth -= 1;
                 Ok(e)
             }
-            Tok::Not | Tok::Exists if v21 => {
-                let negated = self.tok.kind == Tok::Not;
-                if negated {
-                    self.advance();
-                }
-                self.expect(Tok::Exists, Expected::Exists)?;
-                let path = self.object_path()?;
-                Ok(ComparisonExpr::Comparison(Comparison { path, negated, op: ComparisonOp::Exists }))
-            }
+            Tok::Not | Tok::Exists if v21 => self.exists().map(ComparisonExpr::Comparison),
             Tok::Ident | Tok::IdentHyphen => self.comparison().map(ComparisonExpr::Comparison),
             _ => Err(self.error(Expected::Comparison { exists: v21 })),
         }
     }
 
+    /// `NOT? EXISTS objectPath`
+    #[inline(never)]
+    fn exists(&mut self) -> Result<Comparison> {
+        let negated = self.tok.kind == Tok::Not;
+        if negated {
+            self.advance();
+        }
+        self.expect(Tok::Exists, Expected::Exists)?;
+        let path = self.object_path()?;
+        Ok(Comparison { path, negated, op: ComparisonOp::Exists })
+    }
+
+    #[inline(never)]
     fn comparison(&mut self) -> Result<Comparison> {
         let start = self.tok.start;
         let path = self.object_path()?;
@@ -305,14 +320,15 @@ impl<'a> Parser<'a> {
         if negated {
             self.advance();
         }
-        // The reference checks hash values against the literal's source text, so that
-        // text is kept, only for the paths it checks.
-        let mut hash_text = checks::is_hash_path(&path).then(String::new);
+        // The reference checks hash values against the operand's source text (for a set,
+        // its tokens joined without spacing, which only a set needs built).
+        let check_hash = self.checks && checks::is_hash_path(&path);
+        let mut set_text = None;
         let op = match self.tok.kind {
             Tok::Eq | Tok::Neq => {
                 let eq = self.tok.kind == Tok::Eq;
                 self.advance();
-                let l = self.literal(true, &mut hash_text)?;
+                let l = self.literal(true)?;
                 if eq {
                     ComparisonOp::Equal(l)
                 } else {
@@ -322,7 +338,7 @@ impl<'a> Parser<'a> {
             Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge => {
                 let kind = self.tok.kind;
                 self.advance();
-                let l = self.literal(false, &mut hash_text)?;
+                let l = self.literal(false)?;
                 match kind {
                     Tok::Lt => ComparisonOp::Less(l),
                     Tok::Le => ComparisonOp::LessOrEqual(l),
@@ -332,16 +348,14 @@ impl<'a> Parser<'a> {
             }
             Tok::In => {
                 self.advance();
-                ComparisonOp::In(self.set(&mut hash_text)?)
+                set_text = check_hash.then(String::new);
+                ComparisonOp::In(self.set(&mut set_text)?)
             }
             Tok::Like | Tok::Matches | Tok::IsSubset | Tok::IsSuperset => {
                 let kind = self.tok.kind;
                 self.advance();
                 if self.tok.kind != Tok::Str {
                     return Err(self.error(Expected::StringLiteral));
-                }
-                if let Some(t) = &mut hash_text {
-                    t.push_str(self.text());
                 }
                 let s = unescape(self.text());
                 self.advance();
@@ -354,8 +368,10 @@ impl<'a> Parser<'a> {
             }
             _ => return Err(self.error(Expected::ComparisonOperator)),
         };
-        if let Some(text) = hash_text {
-            if let Some(issue) = checks::check_hash(&path, &text, || self.position(start)) {
+        if check_hash {
+            // Every operand but a set is one token, the last one read.
+            let text = set_text.as_deref().unwrap_or(&self.src[self.prev.start..self.prev.end]);
+            if let Some(issue) = checks::check_hash(&path, text, || self.position(start)) {
                 self.issues.push(issue);
             }
         }
@@ -369,11 +385,13 @@ impl<'a> Parser<'a> {
         push(text, "(");
         let mut items = Vec::new();
         if self.tok.kind != Tok::RParen {
-            items.push(self.literal(true, text)?);
+            push(text, self.text());
+            items.push(self.literal(true)?);
             while self.tok.kind == Tok::Comma {
                 self.advance();
                 push(text, ",");
-                items.push(self.literal(true, text)?);
+                push(text, self.text());
+                items.push(self.literal(true)?);
             }
         }
         self.expect(Tok::RParen, Expected::SetContinuation)?;
@@ -382,7 +400,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `primitiveLiteral` (`boolean` true) or `orderableLiteral` (no booleans).
-    fn literal(&mut self, boolean: bool, text: &mut Option<String>) -> Result<Literal> {
+    fn literal(&mut self, boolean: bool) -> Result<Literal> {
         let raw = self.text();
         let lit = match self.tok.kind {
             Tok::IntPos | Tok::IntNeg => {
@@ -404,7 +422,6 @@ impl<'a> Parser<'a> {
             }
             _ => return Err(self.error(if boolean { Expected::Literal } else { Expected::OrderableLiteral })),
         };
-        push(text, raw);
         self.advance();
         Ok(lit)
     }
@@ -434,7 +451,7 @@ impl<'a> Parser<'a> {
                         Tok::IntPos | Tok::IntNeg => {
                             let digits = self.text().trim_start_matches('+');
                             let saturated = if self.tok.kind == Tok::IntNeg { i64::MIN } else { i64::MAX };
-                            if self.tok.kind == Tok::IntNeg {
+                            if self.checks && self.tok.kind == Tok::IntNeg {
                                 let position = self.position(self.tok.start);
                                 self.issues.push(ValidationError::NegativeIndex { position, index: digits.to_owned() });
                             }
@@ -460,6 +477,15 @@ impl<'a> Parser<'a> {
         };
         self.advance();
         Ok(k)
+    }
+}
+
+/// One member stands alone; more form the operator's node.
+fn chain<T>(mut members: Vec<T>, node: fn(Vec<T>) -> T) -> T {
+    if members.len() == 1 {
+        members.pop().expect("one member")
+    } else {
+        node(members)
     }
 }
 

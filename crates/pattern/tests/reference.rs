@@ -15,21 +15,45 @@ use cairn_pattern::{parse, validate, QualifierKind, ValidationError, Version};
 const V21_FAIL_CASES: &[(&str, &str)] = &[
     ("file:size = 1280", "FAIL: Error found at line 1:0. input is missing square brackets"),
     ("[file:size = ]", "FAIL: Error found at line 1:13. mismatched input ']'"),
-    ("[file:hashes.MD5 = cead3f77f6cda6ec00f57d76c9a6879f]", "FAIL: Error found at line 1:19. mismatched input 'cead3f77f6cda6ec00f57d76c9a6879f'"),
+    (
+        "[file:hashes.MD5 = cead3f77f6cda6ec00f57d76c9a6879f]",
+        "FAIL: Error found at line 1:19. mismatched input 'cead3f77f6cda6ec00f57d76c9a6879f'",
+    ),
     ("[file.size = 1280]", "FAIL: Error found at line 1:5. no viable alternative at input 'file.'"),
-    (r#"[file:name MATCHES /.*\.dll/]"#, "FAIL: Error found at line 1:19. mismatched input '/' expecting StringLiteral"),
-    (r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN ]"#, "FAIL: Error found at line 1:63. mismatched input ']' expecting {IntPosLiteral, FloatPosLiteral}"),
-    (r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN 5 HOURS]"#, "FAIL: Error found at line 1:65. mismatched input 'HOURS' expecting 'SECONDS'"),
-    (r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN -5 SECONDS]"#, "FAIL: Error found at line 1:63. mismatched input '-5' expecting {IntPosLiteral, FloatPosLiteral}"),
+    (
+        r#"[file:name MATCHES /.*\.dll/]"#,
+        "FAIL: Error found at line 1:19. mismatched input '/' expecting StringLiteral",
+    ),
+    (
+        r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN ]"#,
+        "FAIL: Error found at line 1:63. mismatched input ']' expecting {IntPosLiteral, FloatPosLiteral}",
+    ),
+    (
+        r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN 5 HOURS]"#,
+        "FAIL: Error found at line 1:65. mismatched input 'HOURS' expecting 'SECONDS'",
+    ),
+    (
+        r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN -5 SECONDS]"#,
+        "FAIL: Error found at line 1:63. mismatched input '-5' expecting {IntPosLiteral, FloatPosLiteral}",
+    ),
     ("[network-traffic:dst_ref.value ISSUBSET ]", "FAIL: Error found at line 1:40. missing StringLiteral at ']'"),
     ("[file:hashes.MD5 =? 'cead3f77f6cda6ec00f57d76c9a6879f']", "FAIL: Error found at line 1:18. extraneous input '?'"),
     ("[x_whatever:detected == t'2457-73-22T32:81:84.1Z']", "FAIL: Error found at line 1:24. extraneous input 't'"),
     ("[artifact:payload_bin = b'====']", "FAIL: Error found at line 1:24. extraneous input 'b'"),
     ("[foo:bar=1] within 2 seconds", "FAIL: Error found at line 1:12. mismatched input 'within' expecting <EOF>"),
     ("[file:hashes.'SHA-256' = 'f00']", "FAIL: 'f00' is not a valid SHA-256 hash"),
-    (r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN 5 SECONDS WITHIN 6 SECONDS"#, "FAIL: Duplicate qualifier type encountered: WITHIN"),
-    (r#"([win-registry-key:key = 'hkey_local_machine\\foo\\bar'] REPEATS 2 TIMES REPEATS 3 TIMES)"#, "FAIL: Duplicate qualifier type encountered: REPEATS"),
-    (r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] START t'2016-06-01T01:30:00.123Z' STOP t'2016-06-01T02:20:00.123Z' START t'2016-06-01T01:30:00.123Z' STOP t'2016-06-01T02:20:00.123Z'"#, "FAIL: Duplicate qualifier type encountered: STARTSTOP"),
+    (
+        r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN 5 SECONDS WITHIN 6 SECONDS"#,
+        "FAIL: Duplicate qualifier type encountered: WITHIN",
+    ),
+    (
+        r#"([win-registry-key:key = 'hkey_local_machine\\foo\\bar'] REPEATS 2 TIMES REPEATS 3 TIMES)"#,
+        "FAIL: Duplicate qualifier type encountered: REPEATS",
+    ),
+    (
+        r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] START t'2016-06-01T01:30:00.123Z' STOP t'2016-06-01T02:20:00.123Z' START t'2016-06-01T01:30:00.123Z' STOP t'2016-06-01T02:20:00.123Z'"#,
+        "FAIL: Duplicate qualifier type encountered: STARTSTOP",
+    ),
 ];
 
 /// `PASS_CASES`.
@@ -79,28 +103,38 @@ const V21_TIMESTAMP_PASS_CASES: &[&str] = &[
 
 /// `TIMESTAMP_FAIL_CASES` (the expected messages are all the generic syntax-error prefix).
 const V21_TIMESTAMP_FAIL_CASES: &[&str] = &[
-    "[x:created = t'2024-13-01T12:00:00Z']",
-    "[x:created = t'2024-00-01T12:00:00Z']",
-    "[x:created = t'2024-01-32T12:00:00Z']",
-    "[x:created = t'2024-01-00T12:00:00Z']",
-    "[x:created = t'2024-01-15T25:00:00Z']",
-    "[x:created = t'2024-01-15T12:60:00Z']",
-    "[x:created = t'2024-01-15T12:30:61Z']",
-    "[x:created = t'2024-01-15T12:30:45']",
-    "[x:created = t'not-a-timestamp']",
-    "[x:created = t'2024/01/15T12:30:45Z']",
+    "[x:created = t'2024-13-01T12:00:00Z']", "[x:created = t'2024-00-01T12:00:00Z']",
+    "[x:created = t'2024-01-32T12:00:00Z']", "[x:created = t'2024-01-00T12:00:00Z']",
+    "[x:created = t'2024-01-15T25:00:00Z']", "[x:created = t'2024-01-15T12:60:00Z']",
+    "[x:created = t'2024-01-15T12:30:61Z']", "[x:created = t'2024-01-15T12:30:45']",
+    "[x:created = t'not-a-timestamp']", "[x:created = t'2024/01/15T12:30:45Z']",
 ];
 
 /// `FAIL_CASES`: (pattern, start of the reference's first error message).
 const V20_FAIL_CASES: &[(&str, &str)] = &[
     ("file:size = 1280", "FAIL: Error found at line 1:0. input is missing square brackets"),
     ("[file:size = ]", "FAIL: Error found at line 1:13. mismatched input ']'"),
-    ("[file:hashes.MD5 = cead3f77f6cda6ec00f57d76c9a6879f]", "FAIL: Error found at line 1:19. mismatched input 'cead3f77f6cda6ec00f57d76c9a6879f'"),
+    (
+        "[file:hashes.MD5 = cead3f77f6cda6ec00f57d76c9a6879f]",
+        "FAIL: Error found at line 1:19. mismatched input 'cead3f77f6cda6ec00f57d76c9a6879f'",
+    ),
     ("[file.size = 1280]", "FAIL: Error found at line 1:5. no viable alternative at input 'file.'"),
-    (r#"[file:name MATCHES /.*\.dll/]"#, "FAIL: Error found at line 1:19. mismatched input '/' expecting StringLiteral"),
-    (r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN ]"#, "FAIL: Error found at line 1:63. mismatched input ']' expecting {IntPosLiteral, FloatPosLiteral}"),
-    (r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN 5 HOURS]"#, "FAIL: Error found at line 1:65. mismatched input 'HOURS' expecting 'SECONDS'"),
-    (r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN -5 SECONDS]"#, "FAIL: Error found at line 1:63. mismatched input '-5' expecting {IntPosLiteral, FloatPosLiteral}"),
+    (
+        r#"[file:name MATCHES /.*\.dll/]"#,
+        "FAIL: Error found at line 1:19. mismatched input '/' expecting StringLiteral",
+    ),
+    (
+        r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN ]"#,
+        "FAIL: Error found at line 1:63. mismatched input ']' expecting {IntPosLiteral, FloatPosLiteral}",
+    ),
+    (
+        r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN 5 HOURS]"#,
+        "FAIL: Error found at line 1:65. mismatched input 'HOURS' expecting 'SECONDS'",
+    ),
+    (
+        r#"[win-registry-key:key = 'hkey_local_machine\\foo\\bar'] WITHIN -5 SECONDS]"#,
+        "FAIL: Error found at line 1:63. mismatched input '-5' expecting {IntPosLiteral, FloatPosLiteral}",
+    ),
     ("[network-traffic:dst_ref.value ISSUBSET ]", "FAIL: Error found at line 1:40. missing StringLiteral at ']'"),
     ("[file:hashes.MD5 =? 'cead3f77f6cda6ec00f57d76c9a6879f']", "FAIL: Error found at line 1:18. extraneous input '?'"),
     ("[x_whatever:detected == t'2457-73-22T32:81:84.1Z']", "FAIL: Error found at line 1:24. extraneous input 't'"),
@@ -153,16 +187,11 @@ const V20_TIMESTAMP_PASS_CASES: &[&str] = &[
 
 /// `TIMESTAMP_FAIL_CASES` (the expected messages are all the generic syntax-error prefix).
 const V20_TIMESTAMP_FAIL_CASES: &[&str] = &[
-    "[x:created = t'2024-13-01T12:00:00Z']",
-    "[x:created = t'2024-00-01T12:00:00Z']",
-    "[x:created = t'2024-01-32T12:00:00Z']",
-    "[x:created = t'2024-01-00T12:00:00Z']",
-    "[x:created = t'2024-01-15T25:00:00Z']",
-    "[x:created = t'2024-01-15T12:60:00Z']",
-    "[x:created = t'2024-01-15T12:30:61Z']",
-    "[x:created = t'2024-01-15T12:30:45']",
-    "[x:created = t'not-a-timestamp']",
-    "[x:created = t'2024/01/15T12:30:45Z']",
+    "[x:created = t'2024-13-01T12:00:00Z']", "[x:created = t'2024-00-01T12:00:00Z']",
+    "[x:created = t'2024-01-32T12:00:00Z']", "[x:created = t'2024-01-00T12:00:00Z']",
+    "[x:created = t'2024-01-15T25:00:00Z']", "[x:created = t'2024-01-15T12:60:00Z']",
+    "[x:created = t'2024-01-15T12:30:61Z']", "[x:created = t'2024-01-15T12:30:45']",
+    "[x:created = t'not-a-timestamp']", "[x:created = t'2024/01/15T12:30:45Z']",
 ];
 
 /// What we must report for a reference failure message.
@@ -344,10 +373,13 @@ mod inspector {
                 | ComparisonOp::LessOrEqual(l)
                 | ComparisonOp::Greater(l)
                 | ComparisonOp::GreaterOrEqual(l) => l.to_string(),
-                ComparisonOp::In(set) => format!("({})", set.iter().map(Literal::to_string).collect::<Vec<_>>().join(",")),
-                ComparisonOp::Like(s) | ComparisonOp::Matches(s) | ComparisonOp::IsSubset(s) | ComparisonOp::IsSuperset(s) => {
-                    Literal::String(s.clone()).to_string()
+                ComparisonOp::In(set) => {
+                    format!("({})", set.iter().map(Literal::to_string).collect::<Vec<_>>().join(","))
                 }
+                ComparisonOp::Like(s)
+                | ComparisonOp::Matches(s)
+                | ComparisonOp::IsSubset(s)
+                | ComparisonOp::IsSuperset(s) => Literal::String(s.clone()).to_string(),
                 ComparisonOp::Exists => unreachable!(),
             };
             out.entry(c.path.object_type.clone()).or_default().push((path, op, value));
@@ -377,7 +409,10 @@ mod inspector {
         ("[foo:bar = 1] OR [foo:baz != 'hello']", &["OR"]),
         ("[foo:bar = 1] FOLLOWEDBY [foo:baz IN (1,2,3)]", &["FOLLOWEDBY"]),
         ("[foo:bar = 1] AND [foo:baz = 22] OR [foo:abc = '123']", &["AND", "OR"]),
-        ("[foo:bar = 1] OR ([foo:baz = false] FOLLOWEDBY [frob:abc LIKE '123']) WITHIN 46.1 SECONDS", &["OR", "FOLLOWEDBY"]),
+        (
+            "[foo:bar = 1] OR ([foo:baz = false] FOLLOWEDBY [frob:abc LIKE '123']) WITHIN 46.1 SECONDS",
+            &["OR", "FOLLOWEDBY"],
+        ),
     ];
 
     type Row = (&'static str, &'static [&'static str], &'static str, &'static str);
@@ -410,7 +445,11 @@ mod inspector {
                 assert_eq!(got, want.iter().map(|s| s.to_string()).collect(), "{pattern}");
             }
             for (pattern, want) in OBSERVATION_OP_CASES {
-                assert_eq!(observation_ops(&parse(pattern, version).unwrap()), want.iter().copied().collect(), "{pattern}");
+                assert_eq!(
+                    observation_ops(&parse(pattern, version).unwrap()),
+                    want.iter().copied().collect(),
+                    "{pattern}"
+                );
             }
             for (pattern, rows) in COMPARISON_CASES {
                 let mut want = Comparisons::new();
@@ -436,4 +475,37 @@ fn parse_is_grammar_only() {
         let grammar_ok = parse(pattern, Version::V21).is_ok();
         assert_eq!(grammar_ok, !message.starts_with("FAIL: Error found"), "{pattern}");
     }
+}
+
+/// `tests/data/reference_verdicts.jsonl`: `[pattern, 2.1 verdict, 2.0 verdict]` per line,
+/// each verdict what `stix2patterns.validator.run_validator(pattern, version)` (2.1.2)
+/// returned: `valid` (no errors), `invalid`, `crash` (an exception inside its checks), or
+/// `crash-recursion` (Python's recursion limit). The first lines are hand-written edge
+/// cases (lexer longest-match, literals, hash checks, qualifiers, nesting); the rest a
+/// sample of grammar-directed random patterns with random mutations. See
+/// `DISAGREEMENTS.md` for the two crash kinds.
+#[test]
+fn reference_verdicts() {
+    let mut counts = std::collections::BTreeMap::new();
+    for (n, line) in include_str!("data/reference_verdicts.jsonl").lines().enumerate() {
+        let (pattern, v21, v20): (String, String, String) = serde_json::from_str(line).unwrap();
+        for (version, reference) in [(Version::V21, &v21), (Version::V20, &v20)] {
+            let ours = validate(&pattern, version);
+            // Where the reference crashes in a check we reject; where it runs out of
+            // recursion the grammar is what counts, and these patterns are in it.
+            let want_valid = match reference.as_str() {
+                "valid" | "crash-recursion" => true,
+                "invalid" | "crash" => false,
+                other => panic!("line {}: unknown verdict {other}", n + 1),
+            };
+            assert_eq!(
+                ours.is_ok(),
+                want_valid,
+                "line {} ({version:?}, reference {reference}): {pattern:?} → {ours:?}",
+                n + 1
+            );
+            *counts.entry(reference.as_str().to_owned()).or_insert(0) += 1;
+        }
+    }
+    assert!(counts["valid"] > 500 && counts["invalid"] > 1000, "{counts:?}");
 }

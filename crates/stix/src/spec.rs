@@ -4,7 +4,7 @@
 //! Sources: STIX 2.1 OS (sections cited per table), cross-checked against the JSON schemas
 //! and `musts.py`/`shoulds.py` of `stix2-validator` 3.2.0 and the `stix2` 3.0 library.
 //! Places where we knowingly follow the spec instead of the validator are listed in
-//! `DISAGREEMENTS.md`. The interpreter is [`crate::validate`].
+//! `docs/conformance.md`. The interpreter is [`crate::validate`].
 
 use crate::object::Category;
 
