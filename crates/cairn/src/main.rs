@@ -1,5 +1,11 @@
 use clap::Parser;
 
+// Ingest allocates many small JSON nodes on the validating thread and frees them on the
+// writing thread; mimalloc handles that cross-thread pattern far better than glibc's
+// malloc (measured: see docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = cairn::cli::Cli::parse();
     let code = cairn::cli::run(cli);

@@ -6,9 +6,10 @@
 //! same, and one conformance suite ([`conformance`]) can hold each backend to them.
 //!
 //! Invariants every backend keeps:
-//! - Every stored version has a `seq` and a `date_added` (microseconds since the epoch);
-//!   both are strictly increasing in insertion order across the whole store, so a keyset
-//!   cursor on either never skips or repeats a version.
+//! - Every stored version has a `date_added` (microseconds since the epoch), strictly
+//!   increasing in insertion order across the whole store and never earlier than the
+//!   clock; `seq` is the same number used as the paging key, so a keyset cursor never
+//!   skips or repeats a version.
 //! - A version is `(id, version_key)`; the first body stored under it wins. A different
 //!   body under the same key is recorded as a conflict and changes nothing else.
 //! - The current version of an object is the one with the greatest version key (STIX

@@ -21,22 +21,23 @@ const MIGRATIONS: &[&str] = &[
         name TEXT NOT NULL UNIQUE,
         kind TEXT NOT NULL
     );
-    -- One row per stored version or tombstone. seq and date_added increase together.
+    -- One row per stored version or tombstone. seq IS the date_added, in microseconds
+    -- since the epoch: assigned strictly increasing inside the write transaction, it is
+    -- both the server's timestamp and the paging sequence, with no second index.
     CREATE TABLE versions (
         seq INTEGER PRIMARY KEY,
         id TEXT NOT NULL,
         vkey TEXT NOT NULL,           -- fixed-width modified; '' when unversioned or a tombstone
         type TEXT NOT NULL,
         spec_version TEXT NOT NULL,
-        date_added INTEGER NOT NULL,
         source_id INTEGER NOT NULL REFERENCES sources(id),
         hash BLOB NOT NULL,
         revoked INTEGER NOT NULL,
         tombstone INTEGER NOT NULL,
         raw TEXT NOT NULL
     );
-    CREATE INDEX versions_by_id ON versions (id, vkey);
-    CREATE UNIQUE INDEX versions_by_date_added ON versions (date_added);
+    -- By id only: an object has few versions, and a narrower index inserts faster.
+    CREATE INDEX versions_by_id ON versions (id);
     -- One row per object: what the current version is and whether it is deleted.
     CREATE TABLE objects (
         id TEXT PRIMARY KEY,
@@ -190,7 +191,7 @@ struct Clock {
 impl Clock {
     fn start(tx: &Transaction<'_>) -> Result<Clock> {
         let last: Option<i64> =
-            tx.query_row("SELECT date_added FROM versions ORDER BY seq DESC LIMIT 1", [], |r| r.get(0)).optional()?;
+            tx.query_row("SELECT seq FROM versions ORDER BY seq DESC LIMIT 1", [], |r| r.get(0)).optional()?;
         Ok(Clock { now: now_micros(), last: last.unwrap_or(i64::MIN) })
     }
 
@@ -216,7 +217,7 @@ struct CurrentRow {
 }
 
 const VERSION_COLUMNS: &str =
-    "v.seq, v.id, v.type, v.spec_version, v.vkey, v.date_added, s.name, v.revoked, v.tombstone, v.raw";
+    "v.seq, v.id, v.type, v.spec_version, v.vkey, v.seq, s.name, v.revoked, v.tombstone, v.raw";
 
 fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
     let vkey: String = r.get(4)?;
@@ -252,7 +253,7 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
         Ok(crate::same_json(&stored, &c.raw))
     };
     let mut insert_version = tx.prepare_cached(
-        "INSERT INTO versions (id, vkey, type, spec_version, date_added, source_id, hash, revoked, tombstone, raw)
+        "INSERT INTO versions (id, vkey, type, spec_version, seq, source_id, hash, revoked, tombstone, raw)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)",
     )?;
     let mut insert_object = tx.prepare_cached(
@@ -433,7 +434,7 @@ impl Store for SqliteStore {
             let sid = source_id(tx, source)?;
             let mut clock = Clock::start(tx)?;
             tx.execute(
-                "INSERT INTO versions (id, vkey, type, spec_version, date_added, source_id, hash, revoked, tombstone, raw)
+                "INSERT INTO versions (id, vkey, type, spec_version, seq, source_id, hash, revoked, tombstone, raw)
                  VALUES (?1, '', ?2, '', ?3, ?4, x'', 0, 1, '')",
                 params![id, stix_type, clock.next(), sid],
             )?;
