@@ -189,6 +189,31 @@ fn users_tokens_and_info_work_on_the_data_dir() {
     assert_eq!(v["instance_id"].as_str().unwrap().len(), 36);
 }
 
+#[test]
+fn serve_answers_health_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    let url =
+        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}")).to_string();
+    let body: Value = reqwest::blocking::get(format!("{url}/healthz")).unwrap().json().unwrap();
+    assert_eq!(body["status"], "ok");
+    let r = reqwest::blocking::get(format!("{url}/api/v1/objects")).unwrap();
+    assert_eq!(r.status(), 401);
+    // Graceful stop on SIGTERM, as a service manager sends it.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
 /// SIGKILL in the middle of a large import: every object the import reported as
 /// committed is there after restart, and the store opens cleanly.
 #[test]

@@ -396,7 +396,7 @@ fn validate(a: ValidateArgs) -> anyhow::Result<i32> {
         let (id, valid, errors, warnings) = match ingest::check(item.value, item.bundle_spec, &rules, &source) {
             ingest::Checked::Accepted { candidate, warnings } => (Some(candidate.id), true, Vec::new(), warnings),
             ingest::Checked::Dropped => (None, true, Vec::new(), Vec::new()),
-            ingest::Checked::Rejected { id, errors } => (id, false, errors, Vec::new()),
+            ingest::Checked::Rejected { id, errors, warnings } => (id, false, errors, warnings),
         };
         all_valid &= valid;
         let line = json!({ "index": item.index, "id": id, "valid": valid, "errors": errors, "warnings": warnings });

@@ -42,6 +42,7 @@ pub enum Checked {
     Rejected {
         id: Option<String>,
         errors: Vec<String>,
+        warnings: Vec<String>,
     },
 }
 
@@ -144,22 +145,27 @@ pub fn check(
 ) -> Checked {
     let mut obj = match value {
         Ok(v) => v,
-        Err(e) => return Checked::Rejected { id: None, errors: vec![e] },
+        Err(e) => return Checked::Rejected { id: None, errors: vec![e], warnings: Vec::new() },
     };
     let id = obj.get("id").and_then(Value::as_str).map(str::to_string);
     let report = cairn_stix::validate(&obj, bundle_spec);
     if !report.is_valid() {
-        return Checked::Rejected { id, errors: report.errors.iter().map(ToString::to_string).collect() };
+        return Checked::Rejected {
+            id,
+            errors: report.errors.iter().map(ToString::to_string).collect(),
+            warnings: report.warnings.iter().map(ToString::to_string).collect(),
+        };
     }
     if obj.get("type").and_then(Value::as_str) == Some("bundle") {
         return Checked::Rejected {
             id,
             errors: vec!["type: a bundle inside a bundle is not stored; send its objects instead".into()],
+            warnings: Vec::new(),
         };
     }
     let meta = match ObjectMeta::from_value(&obj, bundle_spec) {
         Ok(m) => m,
-        Err(e) => return Checked::Rejected { id, errors: vec![e] },
+        Err(e) => return Checked::Rejected { id, errors: vec![e], warnings: Vec::new() },
     };
     if let RuleDecision::Drop = rules.apply(&mut obj, source) {
         return Checked::Dropped;
@@ -253,7 +259,10 @@ impl Pipeline {
                 if !matches!(e, ReadError::Stopped) {
                     // Malformed input counts as a rejection at the position where reading
                     // stopped, so it fails the import and vetoes an all-or-nothing commit.
-                    chunk.push((read, Checked::Rejected { id: None, errors: vec![e.to_string()] }));
+                    chunk.push((
+                        read,
+                        Checked::Rejected { id: None, errors: vec![e.to_string()], warnings: Vec::new() },
+                    ));
                 }
             }
             if !chunk.is_empty() {
@@ -279,7 +288,7 @@ impl Pipeline {
                         candidates.push(candidate);
                     }
                     Checked::Dropped => r.summary.unchanged += 1,
-                    Checked::Rejected { id, errors } => {
+                    Checked::Rejected { id, errors, .. } => {
                         r.summary.rejected += 1;
                         r.rejections.push(Rejection { index, id, errors });
                     }

@@ -1,0 +1,282 @@
+"""Peer measurements for scripts/bench (run with the oracle venv's Python).
+
+Subcommands, each printing one JSON object on stdout:
+
+  free-port                         a free TCP port on 127.0.0.1
+  medallion-config PORT OUT         write a minimal medallion 3.0.0 config (memory backend,
+                                    one API root, one writable collection, one user)
+  wait URL [--user U --password P | --token T] [--timeout S]
+                                    poll URL until it answers 200 (server readiness)
+  validate FILE                     stix2validator.validate_instance on every line of FILE
+  taxii-post FILE URL USER PASSWORD [--batch B]
+                                    POST FILE's objects to a TAXII 2.1 collection's objects/
+                                    endpoint in envelopes of B
+  upload-post FILE URL TOKEN [--batch B]
+                                    POST FILE's objects to Cairn's upload API in bodies of B
+                                    (the same client as taxii-post, for a same-harness figure)
+
+FILE is JSON lines (one STIX object per line). Request bodies are serialised before the
+clock starts (as `cairn bench upload` does): the figures measure the server, not the
+client's JSON encoder. Only loopback addresses are accepted.
+"""
+
+import argparse
+import json
+import resource
+import socket
+import sys
+import time
+import urllib.parse
+
+TAXII_21 = "application/taxii+json;version=2.1"
+MEDALLION_USER = "bench"
+MEDALLION_PASSWORD = "bench-password"
+API_ROOT = "bench"
+COLLECTION_ID = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
+
+
+def emit(obj):
+    json.dump(obj, sys.stdout)
+    sys.stdout.write("\n")
+
+
+def self_peak_rss_kb():
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def loopback_only(url):
+    host = urllib.parse.urlsplit(url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit("bench_peers.py: refusing non-loopback URL " + url)
+
+
+def read_lines(path):
+    with open(path, "r", encoding="utf-8") as f:
+        return [line for line in f.read().splitlines() if line.strip()]
+
+
+def cmd_free_port(_args):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+
+
+def cmd_medallion_config(args):
+    base = "http://127.0.0.1:{}/".format(args.port)
+    config = {
+        "backend": {
+            "module": "medallion.backends.memory_backend",
+            "module_class": "MemoryBackend",
+            # The memory backend loads its initial tree (discovery, API root, collection)
+            # from a JSON file: written next to the config, "filename" set below.
+        },
+        "users": {MEDALLION_USER: MEDALLION_PASSWORD},
+        "taxii": {"max_page_size": 1000},
+    }
+    data = {
+        "/discovery": {
+            "title": "Cairn bench peer",
+            "description": "medallion memory backend, started by scripts/bench",
+            "default": base + API_ROOT + "/",
+            "api_roots": [base + API_ROOT + "/"],
+        },
+        API_ROOT: {
+            "information": {
+                "title": "bench API root",
+                "description": "one writable collection",
+                "versions": [TAXII_21],
+                # Room for envelopes of several thousand indicators.
+                "max_content_length": 256 * 1024 * 1024,
+            },
+            "status": [],
+            "collections": [
+                {
+                    "id": COLLECTION_ID,
+                    "title": "bench",
+                    "description": "writable",
+                    "can_read": True,
+                    "can_write": True,
+                    "media_types": ["application/stix+json;version=2.1"],
+                    "objects": [],
+                    "manifest": [],
+                }
+            ],
+        },
+    }
+    data_path = args.out + ".data.json"
+    with open(data_path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+    config["backend"]["filename"] = data_path
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=1)
+    emit({
+        "config": args.out,
+        "data": data_path,
+        "objects_url": base + API_ROOT + "/collections/" + COLLECTION_ID + "/objects/",
+        "discovery_url": base + "taxii2/",
+        "collection_id": COLLECTION_ID,
+        "user": MEDALLION_USER,
+        "password": MEDALLION_PASSWORD,
+    })
+
+
+def cmd_wait(args):
+    import requests
+
+    loopback_only(args.url)
+    headers = {"Accept": TAXII_21}
+    if args.token:
+        headers["Authorization"] = "Bearer " + args.token
+    auth = (args.user, args.password) if args.user else None
+    deadline = time.monotonic() + args.timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            r = requests.get(args.url, headers=headers, auth=auth, timeout=2)
+            if r.status_code == 200:
+                emit({"ready": True, "url": args.url})
+                return
+            last = "HTTP {}: {}".format(r.status_code, r.text[:200])
+        except requests.RequestException as e:
+            last = str(e)
+        time.sleep(0.1)
+    sys.exit("bench_peers.py: {} not ready after {} s ({})".format(args.url, args.timeout, last))
+
+
+def cmd_validate(args):
+    from stix2validator import ValidationOptions, validate_instance
+
+    options = ValidationOptions(version="2.1")
+    lines = read_lines(args.file)
+    valid = invalid = 0
+    # JSON parsing is inside the clock: `cairn validate` parses its input too.
+    start = time.perf_counter()
+    for line in lines:
+        if validate_instance(json.loads(line), options).is_valid:
+            valid += 1
+        else:
+            invalid += 1
+    secs = time.perf_counter() - start
+    emit({
+        "count": len(lines),
+        "valid": valid,
+        "invalid": invalid,
+        "secs": secs,
+        "rate": len(lines) / secs if secs > 0 else None,
+        "peak_rss_kb": self_peak_rss_kb(),
+    })
+
+
+def post_all(url, bodies, headers, auth, count_ok):
+    """POST the prepared bodies one after another; returns timings and counts."""
+    import requests
+
+    session = requests.Session()
+    per_request = []
+    succeeded = failed = 0
+    start = time.perf_counter()
+    for n, body in bodies:
+        t0 = time.perf_counter()
+        r = session.post(url, data=body, headers=headers, auth=auth, timeout=600)
+        per_request.append((n, time.perf_counter() - t0))
+        ok, bad = count_ok(r, n)
+        succeeded += ok
+        failed += bad
+    secs = time.perf_counter() - start
+    total = sum(n for n, _ in bodies)
+    first_n, first_s = per_request[0]
+    last_n, last_s = per_request[-1]
+    return {
+        "count": total,
+        "requests": len(bodies),
+        "succeeded": succeeded,
+        "failed": failed,
+        "secs": secs,
+        "rate": total / secs if secs > 0 else None,
+        "first_request_rate": first_n / first_s if first_s > 0 else None,
+        "last_request_rate": last_n / last_s if last_s > 0 else None,
+    }
+
+
+def chunks(lines, batch):
+    return [lines[i:i + batch] for i in range(0, len(lines), batch)]
+
+
+def cmd_taxii_post(args):
+    loopback_only(args.url)
+    lines = read_lines(args.file)
+    # An envelope is {"objects": [...]}; the lines are already serialised objects.
+    bodies = [(len(c), ('{"objects":[' + ",".join(c) + "]}").encode("utf-8"))
+              for c in chunks(lines, args.batch)]
+    headers = {"Accept": TAXII_21, "Content-Type": TAXII_21}
+
+    def count_ok(r, n):
+        if r.status_code != 202:
+            sys.exit("bench_peers.py: TAXII POST failed: HTTP {} {}".format(r.status_code, r.text[:500]))
+        status = r.json()
+        return status.get("success_count", 0), status.get("failure_count", 0) + status.get("pending_count", 0)
+
+    emit(post_all(args.url, bodies, headers, (args.user, args.password), count_ok))
+
+
+def cmd_upload_post(args):
+    loopback_only(args.url)
+    lines = read_lines(args.file)
+    bodies = [(len(c), ('{"sourcesystem":"bench-py","stixobjects":[' + ",".join(c) + "]}").encode("utf-8"))
+              for c in chunks(lines, args.batch)]
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer " + args.token}
+
+    def count_ok(r, n):
+        if r.status_code != 200:
+            sys.exit("bench_peers.py: upload POST failed: HTTP {} {}".format(r.status_code, r.text[:500]))
+        errors = len(r.json().get("errors", [])) if r.content else 0
+        return n - errors, errors
+
+    emit(post_all(args.url, bodies, headers, None, count_ok))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    sub.add_parser("free-port").set_defaults(fn=cmd_free_port)
+
+    s = sub.add_parser("medallion-config")
+    s.add_argument("port", type=int)
+    s.add_argument("out")
+    s.set_defaults(fn=cmd_medallion_config)
+
+    s = sub.add_parser("wait")
+    s.add_argument("url")
+    s.add_argument("--user")
+    s.add_argument("--password")
+    s.add_argument("--token")
+    s.add_argument("--timeout", type=float, default=30)
+    s.set_defaults(fn=cmd_wait)
+
+    s = sub.add_parser("validate")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_validate)
+
+    s = sub.add_parser("taxii-post")
+    s.add_argument("file")
+    s.add_argument("url")
+    s.add_argument("user")
+    s.add_argument("password")
+    s.add_argument("--batch", type=int, default=1000)
+    s.set_defaults(fn=cmd_taxii_post)
+
+    s = sub.add_parser("upload-post")
+    s.add_argument("file")
+    s.add_argument("url")
+    s.add_argument("token")
+    s.add_argument("--batch", type=int, default=1000)
+    s.set_defaults(fn=cmd_upload_post)
+
+    args = p.parse_args()
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()
