@@ -104,7 +104,16 @@ fn older_version_is_history_only(s: &dyn Store) {
     let cur = s.current(&id_of(&v1)).unwrap().unwrap();
     assert_eq!(serde_json::from_str::<Value>(&cur.raw).unwrap()["name"], "newer");
     // Re-ingesting the old one again is now a no-op.
-    assert_eq!(ingest(s, "f", &[v1]), vec![Outcome::Unchanged]);
+    assert_eq!(ingest(s, "f", std::slice::from_ref(&v1)), vec![Outcome::Unchanged]);
+    // History lists both, in the order they were stored (date_added), whatever `modified` says.
+    let history = s.versions(&id_of(&v1)).unwrap();
+    let keys: Vec<_> = history.iter().map(|v| v.version_key.clone().unwrap()).collect();
+    assert_eq!(keys, vec!["2020-02-01T00:00:00.000000000Z".to_string(), "2020-01-01T00:00:00.000000000Z".to_string()]);
+    // A third, in between, is found by later lookups too.
+    let mid = indicator("3", "2020-01-15T00:00:00.000Z", json!({}));
+    assert_eq!(ingest(s, "f", std::slice::from_ref(&mid)), vec![Outcome::NewVersion]);
+    assert_eq!(ingest(s, "f", &[v1, mid.clone(), v2]), vec![Outcome::Unchanged; 3]);
+    assert_eq!(s.versions(&id_of(&mid)).unwrap().len(), 3);
 }
 
 fn conflict_keeps_first(s: &dyn Store) {
@@ -235,6 +244,27 @@ fn filters(s: &dyn Store) {
     assert_eq!(by_source.items.iter().map(|v| v.id.clone()).collect::<Vec<_>>(), vec![id_of(&ind)]);
     let by_id = s.list(&Filter { ids: vec![id_of(&mal), "nope".into()], ..Filter::default() }, None, 10).unwrap();
     assert_eq!(by_id.items.len(), 1);
+    // Spec versions: a 2.0 object (no spec_version) next to 2.1 ones.
+    let mut old = mal.clone();
+    old.as_object_mut().unwrap().remove("spec_version");
+    old["id"] = json!("malware--00000000-0000-4000-8000-000000000020");
+    ingest(s, "b", std::slice::from_ref(&old));
+    assert_eq!(s.spec_versions(&Filter::default()).unwrap(), vec!["2.0".to_string(), "2.1".to_string()]);
+    let f20 = Filter { spec_versions: vec!["2.0".into()], ..Filter::default() };
+    assert_eq!(s.spec_versions(&f20).unwrap(), vec!["2.0".to_string()]);
+    let ids: Vec<String> = s.list(&f20, None, 10).unwrap().items.into_iter().map(|v| v.id).collect();
+    assert_eq!(ids, vec![id_of(&old)]);
+    // Every version of chosen ids, tombstones included, and nothing of other ids.
+    let v2 = indicator("8", "2020-02-01T00:00:00.000Z", json!({}));
+    ingest(s, "a", &[v2]);
+    s.delete(&id_of(&ind), &src("a")).unwrap();
+    let all_of = Filter { ids: vec![id_of(&ind)], all_versions: true, ..Filter::default() };
+    let items = s.list(&all_of, None, 10).unwrap().items;
+    assert_eq!(items.iter().map(|v| v.tombstone).collect::<Vec<_>>(), vec![false, false, true]);
+    assert!(items.iter().all(|v| v.id == id_of(&ind)));
+    // The current listing by id skips the deleted object.
+    let live = s.list(&Filter { ids: vec![id_of(&ind)], ..Filter::default() }, None, 10).unwrap();
+    assert!(live.items.is_empty());
 }
 
 fn unversioned_objects(s: &dyn Store) {
