@@ -99,7 +99,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "cache_size", -131_072)?; // 128 MiB
+    conn.pragma_update(None, "cache_size", -262_144)?; // 256 MiB
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Checkpoint every ~64 MiB of WAL instead of 4 MiB: bulk imports copy pages back
     // less often, and readers still see a bounded WAL.

@@ -130,6 +130,9 @@ pub struct Progress {
     pub summary: Summary,
 }
 
+/// Most object bytes in one import batch.
+const MAX_CHUNK_BYTES: usize = 8 << 20;
+
 #[derive(Clone)]
 pub struct Pipeline {
     store: Arc<dyn Store>,
@@ -237,6 +240,8 @@ impl Pipeline {
         progress: &mut dyn FnMut(&Progress),
     ) -> cairn_store::Result<ImportReport> {
         type Chunk = Vec<(usize, Checked)>;
+        // A few chunks in flight absorb jitter between the threads; chunks are bounded
+        // in bytes, so this bounds memory too.
         let (tx, rx) = mpsc::sync_channel::<Chunk>(4);
         let rules = self.rules.clone();
         let reader_source = source.clone();
@@ -244,10 +249,18 @@ impl Pipeline {
         let reader = std::thread::Builder::new().name("cairn-validate".into()).spawn(move || {
             let mut chunk: Chunk = Vec::with_capacity(batch_size);
             let mut read = 0;
+            let mut chunk_bytes = 0usize;
             let r = read_objects(input, &mut |item: Item| {
                 read = item.index + 1;
-                chunk.push((item.index, check(item.value, item.bundle_spec, rules.as_ref(), &reader_source)));
-                if chunk.len() >= batch_size {
+                let checked = check(item.value, item.bundle_spec, rules.as_ref(), &reader_source);
+                if let Checked::Accepted { candidate, .. } = &checked {
+                    chunk_bytes += candidate.raw.len();
+                }
+                chunk.push((item.index, checked));
+                // A chunk is a transaction: bounded by count, and by size so that large
+                // objects do not multiply memory (1 GB bundles must import in < 500 MB).
+                if chunk.len() >= batch_size || chunk_bytes >= MAX_CHUNK_BYTES {
+                    chunk_bytes = 0;
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(batch_size));
                     if tx.send(full).is_err() {
                         return Flow::Break(());
