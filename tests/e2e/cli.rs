@@ -207,6 +207,11 @@ fn serve_answers_health_and_stops_on_sigterm() {
     assert_eq!(body["status"], "ok");
     let r = reqwest::blocking::get(format!("{url}/api/v1/objects")).unwrap();
     assert_eq!(r.status(), 401);
+    // A token made by the CLI on the same data dir while the server runs works at once.
+    let o = cairn(&dir.path().join("data"), &["token", "create", "late", "--role", "reader"]);
+    let token = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    let r = reqwest::blocking::Client::new().get(format!("{url}/api/v1/objects")).bearer_auth(&token).send().unwrap();
+    assert_eq!(r.status(), 200);
     // Graceful stop on SIGTERM, as a service manager sends it.
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());

@@ -630,6 +630,17 @@ mod tests {
     }
 
     #[test]
+    fn a_store_from_a_newer_cairn_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(super::SqliteStore::open_dir(dir.path()).unwrap());
+        let conn = rusqlite::Connection::open(dir.path().join("cairn.db")).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = super::SqliteStore::open_dir(dir.path()).err().expect("must refuse").to_string();
+        assert!(err.contains("schema version 99") && err.contains("upgrade cairn"), "{err}");
+    }
+
+    #[test]
     fn reopening_keeps_data_and_schema() {
         use crate::Store;
         let dir = tempfile::tempdir().unwrap();
