@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_store::{Filter, Source, SourceKind, SqliteStore, Store};
+use cairn_store::{Filter, Source, SourceKind, SqliteStore, Store, VersionSelect};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
@@ -341,7 +341,8 @@ fn export(data: &Path, a: ExportArgs) -> anyhow::Result<i32> {
         sources: a.source,
         ids: Vec::new(),
         spec_versions: a.spec_version.into_iter().collect(),
-        all_versions: a.all_versions,
+        versions: if a.all_versions { VersionSelect::All } else { VersionSelect::Current },
+        ..Filter::default()
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::{Candidate, Filter, Outcome, Source, SourceKind, Store};
+use crate::{Candidate, Filter, Outcome, Source, SourceKind, Store, VersionSelect};
 
 /// Makes an empty store; the second value is kept alive as long as the store is used
 /// (a temporary directory, a database handle…).
@@ -30,6 +30,9 @@ pub fn run_all(factory: Factory<'_>) {
         ("accounts", accounts),
         ("all_or_nothing_rolls_back", all_or_nothing_rolls_back),
         ("per_batch_commits_each_batch", per_batch_commits_each_batch),
+        ("version_selection", version_selection),
+        ("json_filters", json_filters),
+        ("documents", documents),
     ];
     for (name, check) in checks {
         let (store, _guard) = factory();
@@ -160,7 +163,7 @@ fn tombstone_hides_but_keeps_history(s: &dyn Store) {
     assert!(s.current(&id).unwrap().is_none());
     let page = s.list(&Filter::default(), None, 100).unwrap();
     assert!(page.items.iter().all(|v| v.id != id));
-    let all = s.list(&Filter { all_versions: true, ..Filter::default() }, None, 100).unwrap();
+    let all = s.list(&Filter { versions: VersionSelect::All, ..Filter::default() }, None, 100).unwrap();
     let mine: Vec<_> = all.items.iter().filter(|v| v.id == id).collect();
     assert_eq!(mine.len(), 2);
     assert!(mine[1].tombstone);
@@ -180,7 +183,7 @@ fn date_added_strictly_increasing(s: &dyn Store) {
     ingest(s, "f", &batch[..250]);
     ingest(s, "f", &batch[250..]);
     s.delete(&id_of(&batch[0]), &src("f")).unwrap();
-    let all = s.list(&Filter { all_versions: true, ..Filter::default() }, None, 10_000).unwrap();
+    let all = s.list(&Filter { versions: VersionSelect::All, ..Filter::default() }, None, 10_000).unwrap();
     assert_eq!(all.items.len(), 501);
     for w in all.items.windows(2) {
         assert!(w[0].seq < w[1].seq);
@@ -258,7 +261,7 @@ fn filters(s: &dyn Store) {
     let v2 = indicator("8", "2020-02-01T00:00:00.000Z", json!({}));
     ingest(s, "a", &[v2]);
     s.delete(&id_of(&ind), &src("a")).unwrap();
-    let all_of = Filter { ids: vec![id_of(&ind)], all_versions: true, ..Filter::default() };
+    let all_of = Filter { ids: vec![id_of(&ind)], versions: VersionSelect::All, ..Filter::default() };
     let items = s.list(&all_of, None, 10).unwrap().items;
     assert_eq!(items.iter().map(|v| v.tombstone).collect::<Vec<_>>(), vec![false, false, true]);
     assert!(items.iter().all(|v| v.id == id_of(&ind)));
@@ -371,4 +374,69 @@ fn per_batch_commits_each_batch(s: &dyn Store) {
     .unwrap();
     assert_eq!(committed_ids, vec![1, 1]);
     assert_eq!(s.stats().unwrap().objects, 2);
+}
+
+fn version_selection(s: &dyn Store) {
+    let v2 = indicator("d1", "2020-02-01T00:00:00.000Z", json!({}));
+    let v3 = indicator("d1", "2020-03-01T00:00:00.000Z", json!({}));
+    let v1 = indicator("d1", "2020-01-01T00:00:00.000Z", json!({}));
+    let other = indicator("d2", "2020-05-01T00:00:00.000Z", json!({}));
+    // v1, the oldest, arrives last: it must become the "first" version.
+    ingest(s, "f", &[v2, v3, other]);
+    ingest(s, "f", &[v1]);
+    let keys = |f: &Filter| -> Vec<(String, String)> {
+        s.list(f, None, 100)
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|v| (v.id[v.id.len() - 2..].to_string(), v.version_key.unwrap_or_default()[..10].to_string()))
+            .collect()
+    };
+    let current = keys(&Filter::default());
+    assert_eq!(current, vec![("d1".into(), "2020-03-01".into()), ("d2".into(), "2020-05-01".into())]);
+    let first = keys(&Filter { versions: VersionSelect::First, ..Filter::default() });
+    assert!(first.contains(&("d1".into(), "2020-01-01".into())), "{first:?}");
+    assert!(first.contains(&("d2".into(), "2020-05-01".into())), "{first:?}");
+    let two =
+        VersionSelect::Keys(vec!["2020-02-01T00:00:00.000000000Z".into(), "2020-05-01T00:00:00.000000000Z".into()]);
+    let picked = keys(&Filter { versions: two, ..Filter::default() });
+    assert_eq!(picked, vec![("d1".into(), "2020-02-01".into()), ("d2".into(), "2020-05-01".into())]);
+    let only_d1 = Filter {
+        ids: vec![id_of(&indicator("d1", "x", json!({})))],
+        versions: VersionSelect::All,
+        ..Filter::default()
+    };
+    assert_eq!(keys(&only_d1).len(), 3);
+}
+
+fn json_filters(s: &dyn Store) {
+    let green = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
+    let a = indicator(
+        "e1",
+        "2020-01-01T00:00:00.000Z",
+        json!({"labels": ["apt", "c2"], "confidence": 80, "object_marking_refs": [green]}),
+    );
+    let b = indicator("e2", "2020-01-01T00:00:00.000Z", json!({"labels": ["spam"], "confidence": 20}));
+    ingest(s, "f", &[a.clone(), b.clone()]);
+    let ids = |f: Filter| -> Vec<String> { s.list(&f, None, 10).unwrap().items.into_iter().map(|v| v.id).collect() };
+    assert_eq!(ids(Filter { tags: vec!["c2".into(), "x".into()], ..Filter::default() }), vec![id_of(&a)]);
+    assert_eq!(ids(Filter { tlp_marking: Some(green.into()), ..Filter::default() }), vec![id_of(&a)]);
+    assert_eq!(ids(Filter { min_confidence: Some(50), ..Filter::default() }), vec![id_of(&a)]);
+    assert_eq!(ids(Filter { min_confidence: Some(10), ..Filter::default() }).len(), 2);
+    assert!(ids(Filter { tags: vec!["spam".into()], min_confidence: Some(50), ..Filter::default() }).is_empty());
+}
+
+fn documents(s: &dyn Store) {
+    assert!(s.docs("collection").unwrap().is_empty());
+    s.put_doc("collection", "c1", r#"{"title":"one"}"#).unwrap();
+    s.put_doc("collection", "c2", r#"{"title":"two"}"#).unwrap();
+    s.put_doc("collection", "c1", r#"{"title":"uno"}"#).unwrap();
+    s.put_doc("status", "c1", "{}").unwrap();
+    assert_eq!(s.doc("collection", "c1").unwrap().as_deref(), Some(r#"{"title":"uno"}"#));
+    let all: Vec<String> = s.docs("collection").unwrap().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(all, vec!["c1".to_string(), "c2".to_string()]);
+    assert!(s.delete_doc("collection", "c1").unwrap());
+    assert!(!s.delete_doc("collection", "c1").unwrap());
+    assert!(s.doc("collection", "c1").unwrap().is_none());
+    assert!(s.doc("status", "c1").unwrap().is_some());
 }

@@ -174,8 +174,28 @@ pub struct Filter {
     pub ids: Vec<String>,
     /// STIX spec versions ("2.0", "2.1").
     pub spec_versions: Vec<String>,
-    /// Every version and tombstone instead of the current version of live objects.
-    pub all_versions: bool,
+    /// Objects with any of these labels (tags).
+    pub tags: Vec<String>,
+    /// Objects marked with this TLP marking-definition id (`object_marking_refs`).
+    pub tlp_marking: Option<String>,
+    /// Objects whose `confidence` is at least this.
+    pub min_confidence: Option<i64>,
+    /// Which versions of each object.
+    pub versions: VersionSelect,
+}
+
+/// Which versions of each object a listing returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum VersionSelect {
+    /// The current version of each live object (TAXII `match[version]=last`).
+    #[default]
+    Current,
+    /// The version with the oldest `modified` of each live object (`first`).
+    First,
+    /// Every stored version, tombstones included (callers serving STIX drop those).
+    All,
+    /// The versions whose fixed-width `modified` key is one of these.
+    Keys(Vec<String>),
 }
 
 /// A page of a listing. `next` is the cursor (a `seq`) to pass for the following page.
@@ -270,6 +290,16 @@ pub trait Store: Send + Sync {
 
     fn put_user(&self, user: &User) -> Result<()>;
     fn user(&self, name: &str) -> Result<Option<User>>;
+    /// Stores (replaces) a JSON document of a kind (`collection`, `taxii-status`, …) by id:
+    /// configuration and protocol records that the application defines and the store keeps.
+    fn put_doc(&self, kind: &str, id: &str, doc: &str) -> Result<()>;
+    /// One document.
+    fn doc(&self, kind: &str, id: &str) -> Result<Option<String>>;
+    /// Every document of a kind, oldest first.
+    fn docs(&self, kind: &str) -> Result<Vec<(String, String)>>;
+    /// Removes a document; false when there was none.
+    fn delete_doc(&self, kind: &str, id: &str) -> Result<bool>;
+
     /// Stores a token by its hash (tokens themselves are never stored).
     fn put_token(&self, token_hash: &[u8; 32], name: &str, role: &str) -> Result<()>;
     /// The (name, role) a token hash belongs to.

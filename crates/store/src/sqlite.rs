@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::{
     now_micros, Candidate, Commit, Filter, Outcome, Page, Result, Source, SourceSeen, Stats, Store, StoreError,
-    StoredVersion, User,
+    StoredVersion, User, VersionSelect,
 };
 
 /// Versioned schema migrations, applied in order at open; `PRAGMA user_version` records
@@ -47,6 +47,8 @@ const MIGRATIONS: &[&str] = &[
         type TEXT NOT NULL,
         current_seq INTEGER NOT NULL,
         last_seq INTEGER NOT NULL,    -- head of the version chain (newest row, any kind)
+        first_seq INTEGER NOT NULL,   -- the version with the oldest modified
+        first_vkey TEXT NOT NULL,
         current_vkey TEXT NOT NULL,
         current_hash BLOB NOT NULL,
         revoked INTEGER NOT NULL,
@@ -81,6 +83,16 @@ const MIGRATIONS: &[&str] = &[
         role TEXT NOT NULL,
         created INTEGER NOT NULL
     );
+    "#,
+    // 2: documents (collections, TAXII status resources, …), kept as JSON by kind and id.
+    r#"
+    CREATE TABLE docs (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
     "#,
 ];
 
@@ -275,14 +287,20 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10)",
     )?;
     let mut insert_object = tx.prepare_cached(
-        "INSERT INTO objects (id, type, current_seq, last_seq, current_vkey, current_hash, revoked, deleted)
-                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, 0)",
+        "INSERT INTO objects (id, type, current_seq, last_seq, first_seq, first_vkey, current_vkey, current_hash, revoked, deleted)
+                 VALUES (?1, ?2, ?3, ?3, ?3, ?4, ?4, ?5, ?6, 0)",
     )?;
     let mut update_object = tx.prepare_cached(
         "UPDATE objects SET current_seq = ?2, last_seq = ?2, current_vkey = ?3, current_hash = ?4, revoked = ?5,
                  deleted = 0 WHERE id = ?1",
     )?;
-    let mut update_last = tx.prepare_cached("UPDATE objects SET last_seq = ?2 WHERE id = ?1")?;
+    // A late older version becomes the first when its modified is the oldest.
+    let mut update_last = tx.prepare_cached(
+        "UPDATE objects SET last_seq = ?2,
+           first_seq = CASE WHEN ?3 < first_vkey THEN ?2 ELSE first_seq END,
+           first_vkey = CASE WHEN ?3 < first_vkey THEN ?3 ELSE first_vkey END
+         WHERE id = ?1",
+    )?;
     let mut seen = tx.prepare_cached(
         "INSERT INTO object_sources (id, source_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
                  ON CONFLICT (id, source_id) DO UPDATE SET last_seen = excluded.last_seen",
@@ -349,7 +367,7 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
                         }
                         None => {
                             let seq = store_version(&mut clock)?;
-                            update_last.execute(params![c.id, seq])?;
+                            update_last.execute(params![c.id, seq, vkey])?;
                             Outcome::NewVersion
                         }
                     }
@@ -375,9 +393,13 @@ fn chain_cte(ids_sql: &str) -> String {
     )
 }
 
-/// `SELECT columns FROM … WHERE <filter> AND key > after`, and its arguments. Current
-/// listings read `objects` joined to the current version; `all_versions` reads `versions`.
-fn filtered_select(columns: &str, filter: &Filter, after: Option<i64>) -> (String, Vec<rusqlite::types::Value>) {
+/// `SELECT columns FROM … WHERE <filter> AND v.seq > after`, its arguments, and the
+/// column to order by (an indexed one that equals `v.seq` for the rows it returns).
+fn filtered_select(
+    columns: &str,
+    filter: &Filter,
+    after: Option<i64>,
+) -> (String, Vec<rusqlite::types::Value>, &'static str) {
     let mut args: Vec<rusqlite::types::Value> = vec![after.unwrap_or(0).into()];
     let mut marks = |values: &[String]| -> String {
         let m: Vec<String> = values
@@ -389,26 +411,40 @@ fn filtered_select(columns: &str, filter: &Filter, after: Option<i64>) -> (Strin
             .collect();
         m.join(",")
     };
-    let mut sql = if filter.all_versions {
-        if filter.ids.is_empty() {
+    let from_versions = |columns: &str, ids: &str| {
+        if ids.is_empty() {
             format!("SELECT {columns} FROM versions v JOIN sources s ON s.id = v.source_id WHERE v.seq > ?1")
         } else {
             // Versions of given ids: walk their chains instead of scanning every version.
             format!(
                 "{} SELECT {columns} FROM versions v JOIN sources s ON s.id = v.source_id
                  WHERE v.seq > ?1 AND v.seq IN (SELECT seq FROM chain)",
-                chain_cte(&marks(&filter.ids))
+                chain_cte(ids)
             )
         }
-    } else {
-        let mut sql = format!(
-            "SELECT {columns} FROM objects o JOIN versions v ON v.seq = o.current_seq
-             JOIN sources s ON s.id = v.source_id WHERE o.deleted = 0 AND o.current_seq > ?1"
-        );
-        if !filter.ids.is_empty() {
-            sql.push_str(&format!(" AND o.id IN ({})", marks(&filter.ids)));
+    };
+    let (mut sql, key) = match &filter.versions {
+        VersionSelect::Current | VersionSelect::First => {
+            let col = if filter.versions == VersionSelect::Current { "current_seq" } else { "first_seq" };
+            let mut sql = format!(
+                "SELECT {columns} FROM objects o JOIN versions v ON v.seq = o.{col}
+                 JOIN sources s ON s.id = v.source_id WHERE o.deleted = 0 AND o.{col} > ?1"
+            );
+            if !filter.ids.is_empty() {
+                sql.push_str(&format!(" AND o.id IN ({})", marks(&filter.ids)));
+            }
+            (sql, if col == "current_seq" { "o.current_seq" } else { "o.first_seq" })
         }
-        sql
+        VersionSelect::All => {
+            let ids = if filter.ids.is_empty() { String::new() } else { marks(&filter.ids) };
+            (from_versions(columns, &ids), "v.seq")
+        }
+        VersionSelect::Keys(keys) => {
+            let ids = if filter.ids.is_empty() { String::new() } else { marks(&filter.ids) };
+            let mut sql = from_versions(columns, &ids);
+            sql.push_str(&format!(" AND v.tombstone = 0 AND v.vkey IN ({})", marks(keys)));
+            (sql, "v.seq")
+        }
     };
     if !filter.types.is_empty() {
         sql.push_str(&format!(" AND v.type IN ({})", marks(&filter.types)));
@@ -424,7 +460,24 @@ fn filtered_select(columns: &str, filter: &Filter, after: Option<i64>) -> (Strin
             marks(&filter.sources)
         ));
     }
-    (sql, args)
+    // Filters on the object's own JSON: read collections are saved filters like these.
+    if !filter.tags.is_empty() {
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM json_each(v.raw, '$.labels') j WHERE j.value IN ({}))",
+            marks(&filter.tags)
+        ));
+    }
+    if let Some(m) = &filter.tlp_marking {
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM json_each(v.raw, '$.object_marking_refs') j WHERE j.value = {})",
+            marks(std::slice::from_ref(m))
+        ));
+    }
+    if let Some(c) = filter.min_confidence {
+        args.push(c.into());
+        sql.push_str(&format!(" AND json_extract(v.raw, '$.confidence') >= ?{}", args.len()));
+    }
+    (sql, args, key)
 }
 
 impl Store for SqliteStore {
@@ -528,8 +581,7 @@ impl Store for SqliteStore {
 
     fn list(&self, filter: &Filter, after: Option<i64>, limit: usize) -> Result<Page> {
         self.read(|c| {
-            let (mut sql, mut args) = filtered_select(VERSION_COLUMNS, filter, after);
-            let key = if filter.all_versions { "v.seq" } else { "o.current_seq" };
+            let (mut sql, mut args, key) = filtered_select(VERSION_COLUMNS, filter, after);
             args.push((limit as i64 + 1).into());
             sql.push_str(&format!(" ORDER BY {key} LIMIT ?{}", args.len()));
             let mut st = c.prepare(&sql)?;
@@ -548,7 +600,7 @@ impl Store for SqliteStore {
 
     fn spec_versions(&self, filter: &Filter) -> Result<Vec<String>> {
         self.read(|c| {
-            let (mut sql, args) = filtered_select("DISTINCT v.spec_version", filter, None);
+            let (mut sql, args, _) = filtered_select("DISTINCT v.spec_version", filter, None);
             sql.push_str(" AND v.tombstone = 0 ORDER BY 1");
             let mut st = c.prepare(&sql)?;
             let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
@@ -596,6 +648,35 @@ impl Store for SqliteStore {
             })
             .optional()?)
         })
+    }
+
+    fn put_doc(&self, kind: &str, id: &str, doc: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO docs (kind, id, created, doc) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc",
+                params![kind, id, now_micros(), doc],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn doc(&self, kind: &str, id: &str) -> Result<Option<String>> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT doc FROM docs WHERE kind = ?1 AND id = ?2", [kind, id], |r| r.get(0)).optional()?)
+        })
+    }
+
+    fn docs(&self, kind: &str) -> Result<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT id, doc FROM docs WHERE kind = ?1 ORDER BY created, id")?;
+            let rows = st.query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn delete_doc(&self, kind: &str, id: &str) -> Result<bool> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM docs WHERE kind = ?1 AND id = ?2", [kind, id])? > 0))
     }
 
     fn put_token(&self, token_hash: &[u8; 32], name: &str, role: &str) -> Result<()> {

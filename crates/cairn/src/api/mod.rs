@@ -209,8 +209,7 @@ async fn list_objects(
         types: q.get("type").cloned().unwrap_or_default(),
         sources: q.get("source").cloned().unwrap_or_default(),
         ids: q.get("id").cloned().unwrap_or_default(),
-        spec_versions: Vec::new(),
-        all_versions: false,
+        ..Filter::default()
     };
     let store = state.pipeline.store().clone();
     let page = blocking(move || store.list(&filter, after, limit)).await?;
