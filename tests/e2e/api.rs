@@ -107,7 +107,7 @@ async fn upload_all_valid_partial_and_malformed() {
 
 #[tokio::test]
 async fn upload_with_basic_auth_legacy_shape_and_object_cap() {
-    let s = start(ApiConfig { upload_rate_limit: None, upload_max_objects: 3 }).await;
+    let s = start(ApiConfig { upload_max_objects: 3, ..ApiConfig::default() }).await;
     let c = reqwest::Client::new();
     let legacy = format!("{}/workspaces/default/threatintelligenceindicators:upload?api-version=2022-07-01", s.base);
     let ident = json!({"type": "identity", "spec_version": "2.1", "id": "identity--6b4a1f2e-0c1d-4e5f-8a9b-000000000001",
@@ -133,7 +133,7 @@ async fn upload_with_basic_auth_legacy_shape_and_object_cap() {
 
 #[tokio::test]
 async fn upload_rate_limit_answers_429() {
-    let s = start(ApiConfig { upload_rate_limit: Some(2), upload_max_objects: 100 }).await;
+    let s = start(ApiConfig { upload_rate_limit: Some(2), upload_max_objects: 100, ..ApiConfig::default() }).await;
     let c = reqwest::Client::new();
     let body = json!({"sourcesystem": "x", "stixobjects": [indicator(30, "2024-01-01T00:00:00.000Z")]});
     for _ in 0..2 {

@@ -50,9 +50,52 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage TAXII collections.
+    #[command(subcommand)]
+    Collection(CollectionCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CollectionCommand {
+    /// Create a TAXII collection; prints its id alone on stdout.
+    ///
+    /// A read collection is a saved filter over the store (all filters must match);
+    /// a writable collection (--writable) holds what is POSTed to it.
+    Create {
+        #[arg(long)]
+        title: String,
+        /// The collection id (a UUID); random when not given.
+        #[arg(long)]
+        id: Option<uuid::Uuid>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Accept POSTed objects (through the ingest pipeline, with this collection as source).
+        #[arg(long, conflicts_with_all = ["types", "source", "tag", "tlp", "min_confidence"])]
+        writable: bool,
+        /// Only objects of this type (repeatable).
+        #[arg(long = "type")]
+        types: Vec<String>,
+        /// Only objects delivered by this source (repeatable).
+        #[arg(long)]
+        source: Vec<String>,
+        /// Only objects with this label (repeatable; any of them).
+        #[arg(long)]
+        tag: Vec<String>,
+        /// Only objects marked with this TLP level.
+        #[arg(long, value_parser = ["white", "clear", "green", "amber", "red"])]
+        tlp: Option<String>,
+        /// Only objects with at least this confidence.
+        #[arg(long, value_parser = clap::value_parser!(i64).range(0..=100))]
+        min_confidence: Option<i64>,
+        /// Readable without credentials.
+        #[arg(long)]
+        public: bool,
+    },
+    /// List collections as JSON lines.
+    List,
 }
 
 #[derive(Args, Debug)]
@@ -66,6 +109,12 @@ pub struct ServeArgs {
     /// Most objects accepted in one upload request.
     #[arg(long, default_value_t = 10_000)]
     pub upload_max_objects: usize,
+    /// Also accept an API token in this header (e.g. X-Api-Key), for proxies that strip Authorization.
+    #[arg(long)]
+    pub api_key_header: Option<axum::http::HeaderName>,
+    /// Largest TAXII request body, in bytes (the API root's max_content_length).
+    #[arg(long, default_value_t = 100 * 1024 * 1024)]
+    pub taxii_max_content_length: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -206,6 +255,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let config = crate::api::ApiConfig {
                 upload_rate_limit: a.upload_rate_limit,
                 upload_max_objects: a.upload_max_objects,
+                api_key_header: a.api_key_header,
+                taxii_max_content_length: a.taxii_max_content_length,
             };
             crate::server::serve(Pipeline::new(store), a.listen, config)?;
             Ok(0)
@@ -249,6 +300,42 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let store = open_store(&data)?;
             let token = auth::create_token(store.as_ref(), &name, role).map_err(anyhow::Error::msg)?;
             println!("{token}");
+            Ok(0)
+        }
+        Command::Collection(CollectionCommand::Create {
+            title,
+            id,
+            description,
+            writable,
+            types,
+            source,
+            tag,
+            tlp,
+            min_confidence,
+            public,
+        }) => {
+            let store = open_store(&data)?;
+            let c = crate::taxii::CollectionConfig {
+                id: id.unwrap_or_else(uuid::Uuid::new_v4).to_string(),
+                title,
+                description,
+                writable,
+                public,
+                types,
+                sources: source,
+                tags: tag,
+                tlp,
+                min_confidence,
+            };
+            crate::taxii::create_collection(store.as_ref(), &c).map_err(anyhow::Error::msg)?;
+            println!("{}", c.id);
+            Ok(0)
+        }
+        Command::Collection(CollectionCommand::List) => {
+            let store = open_store(&data)?;
+            for c in crate::taxii::list_collections(store.as_ref())? {
+                println!("{}", serde_json::to_string(&c)?);
+            }
             Ok(0)
         }
         Command::Bench(b) => crate::bench::run(b),

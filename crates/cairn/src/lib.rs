@@ -11,3 +11,4 @@ pub mod bench;
 pub mod cli;
 pub mod ingest;
 pub mod server;
+pub mod taxii;

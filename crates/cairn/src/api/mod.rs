@@ -28,11 +28,20 @@ pub struct ApiConfig {
     pub upload_rate_limit: Option<u32>,
     /// Most objects accepted in one upload request.
     pub upload_max_objects: usize,
+    /// A header that carries an API token, besides `Authorization`.
+    pub api_key_header: Option<axum::http::HeaderName>,
+    /// The TAXII API root's max_content_length, in bytes.
+    pub taxii_max_content_length: u64,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { upload_rate_limit: None, upload_max_objects: 10_000 }
+        ApiConfig {
+            upload_rate_limit: None,
+            upload_max_objects: 10_000,
+            api_key_header: None,
+            taxii_max_content_length: 100 * 1024 * 1024,
+        }
     }
 }
 
@@ -60,6 +69,13 @@ impl AppState {
 }
 
 pub fn router(state: SharedState) -> Router {
+    let taxii = crate::taxii::TaxiiBackend {
+        pipeline: state.pipeline.clone(),
+        auth: state.auth.clone(),
+        api_key_header: state.config.api_key_header.clone(),
+        max_content_length: state.config.taxii_max_content_length,
+        title: "Cairn".into(),
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/objects", get(list_objects))
@@ -68,6 +84,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/workspaces/{workspace}/{action}", post(upload::upload))
         .layer(axum::extract::DefaultBodyLimit::max(512 * 1024 * 1024))
         .with_state(state)
+        .merge(cairn_taxii::router(taxii))
 }
 
 /// An error response: `{"error": "..."}` with a status.

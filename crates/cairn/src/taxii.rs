@@ -1,0 +1,309 @@
+//! Cairn's side of the TAXII 2.1 server: collections, permissions, and the mapping of
+//! TAXII queries onto the store and the ingest pipeline.
+//!
+//! A read collection is a saved filter over the store (types, sources, tags, TLP,
+//! confidence); a writable collection is the objects POSTed to it, which enter through
+//! the ingest pipeline with the collection as their source.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderName};
+use cairn_store::{Filter, Source, SourceKind, Store, VersionSelect};
+use cairn_taxii::{BackendError, CollectionInfo, Item, ObjectQuery, Page, Status, StatusDetail, VersionMatch};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::auth::{AuthError, Authenticator, Principal, Role};
+use crate::ingest::{ObjectOutcome, Pipeline};
+
+const COLLECTION: &str = "collection";
+const STATUS: &str = "taxii-status";
+
+/// The TLP 2.1 marking-definition ids (STIX 2.1 §7.2.1.4).
+pub fn tlp_marking(level: &str) -> Option<&'static str> {
+    Some(match level {
+        "white" | "clear" => "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+        "green" => "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+        "amber" => "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+        "red" => "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+        _ => return None,
+    })
+}
+
+/// A collection's definition, stored as a document.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CollectionConfig {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Accepts POSTs; its objects are what was POSTed to it.
+    #[serde(default)]
+    pub writable: bool,
+    /// Readable without credentials.
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tlp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_confidence: Option<i64>,
+}
+
+impl CollectionConfig {
+    /// The source name objects POSTed to this collection are recorded under.
+    pub fn source_name(&self) -> String {
+        format!("taxii-collection:{}", self.id)
+    }
+
+    /// Checks the definition; the error says what to change.
+    pub fn check(&self) -> Result<(), String> {
+        uuid::Uuid::parse_str(&self.id).map_err(|_| format!("collection id '{}' is not a UUID", self.id))?;
+        if self.title.trim().is_empty() {
+            return Err("a collection needs a title".into());
+        }
+        if let Some(t) = &self.tlp {
+            tlp_marking(t).ok_or_else(|| format!("unknown TLP level '{t}': use white, green, amber or red"))?;
+        }
+        if self.min_confidence.is_some_and(|c| !(0..=100).contains(&c)) {
+            return Err("min-confidence must be between 0 and 100".into());
+        }
+        let filters = !self.types.is_empty()
+            || !self.sources.is_empty()
+            || !self.tags.is_empty()
+            || self.tlp.is_some()
+            || self.min_confidence.is_some();
+        if self.writable && filters {
+            return Err("a writable collection holds what is POSTed to it; it takes no filters".into());
+        }
+        Ok(())
+    }
+
+    /// The store filter that selects this collection's objects.
+    fn filter(&self) -> Filter {
+        if self.writable {
+            return Filter { sources: vec![self.source_name()], ..Filter::default() };
+        }
+        Filter {
+            types: self.types.clone(),
+            sources: self.sources.clone(),
+            tags: self.tags.clone(),
+            tlp_marking: self.tlp.as_deref().and_then(tlp_marking).map(str::to_string),
+            min_confidence: self.min_confidence,
+            ..Filter::default()
+        }
+    }
+}
+
+pub fn create_collection(store: &dyn Store, c: &CollectionConfig) -> Result<(), String> {
+    c.check()?;
+    if store.doc(COLLECTION, &c.id).map_err(|e| e.to_string())?.is_some() {
+        return Err(format!("a collection with id {} already exists", c.id));
+    }
+    let doc = serde_json::to_string(c).expect("collections serialise");
+    store.put_doc(COLLECTION, &c.id, &doc).map_err(|e| e.to_string())
+}
+
+pub fn list_collections(store: &dyn Store) -> cairn_store::Result<Vec<CollectionConfig>> {
+    Ok(store.docs(COLLECTION)?.into_iter().filter_map(|(_, d)| serde_json::from_str(&d).ok()).collect())
+}
+
+/// Implements the TAXII routes' backend over the pipeline and the store.
+pub struct TaxiiBackend {
+    pub pipeline: Pipeline,
+    pub auth: Authenticator,
+    /// A header that carries an API token (for WAFs that strip Authorization).
+    pub api_key_header: Option<HeaderName>,
+    pub max_content_length: u64,
+    pub title: String,
+}
+
+fn internal(e: impl std::fmt::Display) -> BackendError {
+    BackendError::Internal(e.to_string())
+}
+
+impl TaxiiBackend {
+    fn store(&self) -> &Arc<dyn Store> {
+        self.pipeline.store()
+    }
+
+    fn config(&self, id: &str) -> Result<Option<CollectionConfig>, BackendError> {
+        let doc = self.store().doc(COLLECTION, id).map_err(internal)?;
+        Ok(doc.and_then(|d| serde_json::from_str(&d).ok()))
+    }
+
+    fn info(c: &CollectionConfig, who: Option<&Principal>) -> Option<CollectionInfo> {
+        let can_read = c.public || who.is_some();
+        if !can_read {
+            return None;
+        }
+        let can_write = c.writable && who.is_some_and(|p| p.role >= Role::Contributor);
+        Some(CollectionInfo {
+            id: c.id.clone(),
+            title: c.title.clone(),
+            description: c.description.clone(),
+            can_read,
+            can_write,
+        })
+    }
+}
+
+/// The STIX version string of a stored object: its `modified` as the producer wrote it
+/// (or `created`), else, for unversioned objects, when it was added.
+fn version_string(raw: &str, date_added: i64) -> String {
+    #[derive(Deserialize)]
+    struct V {
+        modified: Option<String>,
+        created: Option<String>,
+    }
+    match serde_json::from_str::<V>(raw) {
+        Ok(V { modified: Some(m), .. }) | Ok(V { modified: None, created: Some(m) }) => m,
+        _ => cairn_taxii::server::format_micros(date_added),
+    }
+}
+
+impl cairn_taxii::Backend for TaxiiBackend {
+    type Principal = Principal;
+
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, String> {
+        if let Some(h) = &self.api_key_header {
+            if let Some(key) = headers.get(h).and_then(|v| v.to_str().ok()) {
+                return self.auth.by_token(key.trim()).map(Some).map_err(|_| format!("unknown key in {h}"));
+            }
+        }
+        let authz = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match self.auth.authenticate(authz) {
+            Ok(p) => Ok(Some(p)),
+            Err(AuthError::Missing) => Ok(None),
+            Err(AuthError::Invalid(why)) => Err(why.to_string()),
+        }
+    }
+
+    fn title(&self) -> String {
+        self.title.clone()
+    }
+
+    fn max_content_length(&self) -> u64 {
+        self.max_content_length
+    }
+
+    fn collections(&self, who: Option<&Principal>) -> Result<Vec<CollectionInfo>, BackendError> {
+        let all = list_collections(self.store().as_ref()).map_err(internal)?;
+        Ok(all.iter().filter_map(|c| Self::info(c, who)).collect())
+    }
+
+    fn collection(&self, id: &str, who: Option<&Principal>) -> Result<Option<CollectionInfo>, BackendError> {
+        Ok(self.config(id)?.and_then(|c| Self::info(&c, who)))
+    }
+
+    fn objects(&self, collection: &str, q: &ObjectQuery) -> Result<Page, BackendError> {
+        let c =
+            self.config(collection)?.ok_or_else(|| BackendError::NotFound(format!("no collection {collection}")))?;
+        let mut f = c.filter();
+        if !q.types.is_empty() {
+            // The query narrows the collection; it never widens it.
+            f.types = if f.types.is_empty() {
+                q.types.clone()
+            } else {
+                f.types.iter().filter(|t| q.types.contains(t)).cloned().collect()
+            };
+            if f.types.is_empty() {
+                return Ok(Page::default());
+            }
+        }
+        f.ids = q.ids.clone();
+        f.spec_versions = q.spec_versions.clone();
+        f.versions = match &q.versions {
+            VersionMatch::Last => VersionSelect::Current,
+            VersionMatch::First => VersionSelect::First,
+            VersionMatch::All => VersionSelect::All,
+            VersionMatch::List(ts) => VersionSelect::Keys(ts.iter().map(|t| t.key()).collect()),
+        };
+        let page = self.store().list(&f, q.after, q.limit).map_err(internal)?;
+        let items = page
+            .items
+            .into_iter()
+            .filter(|v| !v.tombstone)
+            .map(|v| Item {
+                version: version_string(&v.raw, v.date_added),
+                id: v.id,
+                date_added: v.date_added,
+                raw: v.raw,
+            })
+            .collect::<Vec<_>>();
+        // Tombstones are dropped from the page; `next` still points past them.
+        Ok(Page { items, next: page.next })
+    }
+
+    fn add_objects(&self, collection: &str, who: &Principal, objects: Vec<Value>) -> Result<Status, BackendError> {
+        let c =
+            self.config(collection)?.ok_or_else(|| BackendError::NotFound(format!("no collection {collection}")))?;
+        let keys: Vec<(String, String)> = objects
+            .iter()
+            .map(|o| {
+                let s = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                let version = if o.get("modified").is_some() { s("modified") } else { s("created") };
+                (s("id"), version)
+            })
+            .collect();
+        let source = Source::new(SourceKind::Taxii, c.source_name());
+        let outcomes = self.pipeline.ingest_values(&source, objects).map_err(internal)?;
+        let mut status = Status {
+            id: uuid::Uuid::new_v4().to_string(),
+            status: "complete".into(),
+            request_timestamp: Some(cairn_taxii::server::format_micros(cairn_store::now_micros())),
+            total_count: outcomes.len() as u64,
+            success_count: 0,
+            successes: Vec::new(),
+            failure_count: 0,
+            failures: Vec::new(),
+            pending_count: 0,
+            pendings: Vec::new(),
+        };
+        for ((id, version), o) in keys.into_iter().zip(outcomes) {
+            match o {
+                ObjectOutcome::Rejected { errors } => {
+                    status.failures.push(StatusDetail { id, version, message: Some(errors.join("; ")) })
+                }
+                _ => status.successes.push(StatusDetail { id, version, message: None }),
+            }
+        }
+        status.success_count = status.successes.len() as u64;
+        status.failure_count = status.failures.len() as u64;
+        let doc = serde_json::json!({ "owner": who.name, "status": status });
+        self.store().put_doc(STATUS, &status.id, &doc.to_string()).map_err(internal)?;
+        Ok(status)
+    }
+
+    fn status(&self, id: &str, who: Option<&Principal>) -> Result<Option<Status>, BackendError> {
+        let Some(doc) = self.store().doc(STATUS, id).map_err(internal)? else { return Ok(None) };
+        let v: Value = serde_json::from_str(&doc).map_err(internal)?;
+        // A status belongs to whoever posted (admins see all): it lists what they sent.
+        let owner = v.get("owner").and_then(Value::as_str);
+        if !who.is_some_and(|p| p.role == Role::Admin || Some(p.name.as_str()) == owner) {
+            return Ok(None);
+        }
+        Ok(serde_json::from_value(v["status"].clone()).ok())
+    }
+
+    fn delete_object(&self, collection: &str, object_id: &str, who: &Principal) -> Result<bool, BackendError> {
+        let q = ObjectQuery {
+            after: None,
+            limit: 1,
+            ids: vec![object_id.to_string()],
+            types: Vec::new(),
+            versions: VersionMatch::Last,
+            spec_versions: Vec::new(),
+        };
+        if self.objects(collection, &q)?.items.is_empty() {
+            return Ok(false);
+        }
+        let source = Source::new(SourceKind::Taxii, format!("user:{}", who.name));
+        self.store().delete(object_id, &source).map_err(internal)
+    }
+}
