@@ -307,3 +307,76 @@ impl cairn_taxii::Backend for TaxiiBackend {
         self.store().delete(object_id, &source).map_err(internal)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(f: impl FnOnce(&mut CollectionConfig)) -> CollectionConfig {
+        let mut c = CollectionConfig {
+            id: "91a7b528-80eb-42ed-a74d-c6fbd5a26116".into(),
+            title: "t".into(),
+            ..CollectionConfig::default()
+        };
+        f(&mut c);
+        c
+    }
+
+    #[test]
+    fn collection_definitions_are_checked() {
+        let cases: Vec<(&str, CollectionConfig, bool)> = vec![
+            ("plain read", c(|_| {}), true),
+            ("writable", c(|c| c.writable = true), true),
+            (
+                "filters",
+                c(|c| {
+                    c.types = vec!["indicator".into()];
+                    c.tlp = Some("amber".into());
+                    c.min_confidence = Some(50)
+                }),
+                true,
+            ),
+            ("bad id", c(|c| c.id = "inbox".into()), false),
+            ("no title", c(|c| c.title = " ".into()), false),
+            ("bad tlp", c(|c| c.tlp = Some("purple".into())), false),
+            ("confidence range", c(|c| c.min_confidence = Some(101)), false),
+            (
+                "writable with filters",
+                c(|c| {
+                    c.writable = true;
+                    c.tags = vec!["x".into()]
+                }),
+                false,
+            ),
+        ];
+        for (name, cfg, ok) in cases {
+            assert_eq!(cfg.check().is_ok(), ok, "{name}: {:?}", cfg.check());
+        }
+    }
+
+    #[test]
+    fn permissions_follow_public_writable_and_role() {
+        let reader = Principal { name: "r".into(), role: Role::Reader };
+        let contributor = Principal { name: "c".into(), role: Role::Contributor };
+        let private = c(|_| {});
+        let public = c(|c| c.public = true);
+        let inbox = c(|c| c.writable = true);
+        assert!(TaxiiBackend::info(&private, None).is_none(), "anonymous callers do not see private collections");
+        let p = TaxiiBackend::info(&public, None).unwrap();
+        assert!(p.can_read && !p.can_write);
+        let i = TaxiiBackend::info(&inbox, Some(&reader)).unwrap();
+        assert!(i.can_read && !i.can_write, "readers cannot write");
+        assert!(TaxiiBackend::info(&inbox, Some(&contributor)).unwrap().can_write);
+        assert!(
+            !TaxiiBackend::info(&private, Some(&contributor)).unwrap().can_write,
+            "read collections take no writes"
+        );
+    }
+
+    #[test]
+    fn version_string_prefers_what_the_producer_wrote() {
+        assert_eq!(version_string(r#"{"modified":"2020-01-01T00:00:00.5Z"}"#, 0), "2020-01-01T00:00:00.5Z");
+        assert_eq!(version_string(r#"{"created":"2020-01-01T00:00:00Z"}"#, 0), "2020-01-01T00:00:00Z");
+        assert_eq!(version_string(r#"{"value":"1.2.3.4"}"#, 1_000_000), "1970-01-01T00:00:01.000000Z");
+    }
+}
