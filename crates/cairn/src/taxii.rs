@@ -218,6 +218,8 @@ impl cairn_taxii::Backend for TaxiiBackend {
         }
         f.ids = q.ids.clone();
         f.spec_versions = q.spec_versions.clone();
+        // A deleted object is no longer shared, in any version.
+        f.live_only = true;
         f.versions = match &q.versions {
             VersionMatch::Last => VersionSelect::Current,
             VersionMatch::First => VersionSelect::First,

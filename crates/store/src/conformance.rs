@@ -265,6 +265,8 @@ fn filters(s: &dyn Store) {
     let items = s.list(&all_of, None, 10).unwrap().items;
     assert_eq!(items.iter().map(|v| v.tombstone).collect::<Vec<_>>(), vec![false, false, true]);
     assert!(items.iter().all(|v| v.id == id_of(&ind)));
+    let live = Filter { live_only: true, ..all_of.clone() };
+    assert!(s.list(&live, None, 10).unwrap().items.is_empty(), "live_only hides a deleted object's history");
     // The current listing by id skips the deleted object.
     let live = s.list(&Filter { ids: vec![id_of(&ind)], ..Filter::default() }, None, 10).unwrap();
     assert!(live.items.is_empty());

@@ -182,6 +182,9 @@ pub struct Filter {
     pub min_confidence: Option<i64>,
     /// Which versions of each object.
     pub versions: VersionSelect,
+    /// With `All`/`Keys`: leave out every version of deleted objects (sharing stops at a
+    /// delete, while history stays for exports that ask for it).
+    pub live_only: bool,
 }
 
 /// Which versions of each object a listing returns.

@@ -446,6 +446,9 @@ fn filtered_select(
             (sql, "v.seq")
         }
     };
+    if filter.live_only && matches!(filter.versions, VersionSelect::All | VersionSelect::Keys(_)) {
+        sql.push_str(" AND NOT EXISTS (SELECT 1 FROM objects od WHERE od.id = v.id AND od.deleted = 1)");
+    }
     if !filter.types.is_empty() {
         sql.push_str(&format!(" AND v.type IN ({})", marks(&filter.types)));
     }

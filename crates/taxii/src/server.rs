@@ -189,6 +189,8 @@ pub fn router<B: Backend>(backend: B) -> Router {
         .route("/taxii2/api/collections/{id}/objects/{oid}/versions/", get(versions::<B>))
         .route("/taxii2/api/collections/{id}/manifest/", get(manifest::<B>))
         .route("/taxii2/api/status/{sid}/", get(status::<B>))
+        // Anything else under /taxii2/ is an unknown API root or resource: say so as TAXII.
+        .route("/taxii2/{*rest}", axum::routing::any(unknown))
         // Bodies are read and size-checked by the POST handler, to answer 413 as TAXII.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
@@ -266,6 +268,14 @@ async fn readable<B: Backend>(
         return Err(TaxiiError::new(StatusCode::FORBIDDEN, "Forbidden", format!("you may not {what} collection {id}")));
     }
     Ok(info)
+}
+
+async fn unknown(Path(rest): Path<String>) -> TaxiiError {
+    TaxiiError::new(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        format!("no TAXII resource at /taxii2/{rest}; the API root is /taxii2/api/ (see /taxii2/)"),
+    )
 }
 
 async fn discovery<B: Backend>(State(s): State<Arc<Shared<B>>>, headers: HeaderMap) -> Result<Response> {
