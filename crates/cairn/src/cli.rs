@@ -53,9 +53,66 @@ pub enum Command {
     /// Manage TAXII collections.
     #[command(subcommand)]
     Collection(CollectionCommand),
+    /// Data connectors: poll TAXII servers into Cairn.
+    #[command(subcommand)]
+    Connector(ConnectorCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConnectorCommand {
+    /// Add a connector.
+    #[command(subcommand)]
+    Add(ConnectorKind),
+    /// List connectors with their health, one JSON line each (credentials are not shown).
+    List,
+    /// Poll a connector now; prints this run's counts as JSON.
+    Run {
+        name: String,
+        /// Objects per page for this run (default: the connector's).
+        #[arg(long)]
+        page_size: Option<usize>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConnectorKind {
+    /// A TAXII 2.1 or 2.0 collection.
+    Taxii(Box<TaxiiConnectorArgs>),
+}
+
+#[derive(Args, Debug)]
+pub struct TaxiiConnectorArgs {
+    #[arg(long)]
+    pub name: String,
+    /// The API root URL, e.g. https://taxii.example.com/api1/
+    #[arg(long)]
+    pub api_root: String,
+    /// The collection id.
+    #[arg(long)]
+    pub collection: String,
+    #[arg(long, requires = "password", conflicts_with_all = ["token", "api_key"])]
+    pub user: Option<String>,
+    #[arg(long, requires = "user")]
+    pub password: Option<String>,
+    /// Sent as Authorization: Bearer <token>.
+    #[arg(long, conflicts_with = "api_key")]
+    pub token: Option<String>,
+    #[arg(long, requires = "api_key")]
+    pub api_key_header: Option<String>,
+    #[arg(long, requires = "api_key_header")]
+    pub api_key: Option<String>,
+    /// Where the first poll starts: all, a duration (1d, 7d, 30d) or a date.
+    #[arg(long, default_value = "all")]
+    pub lookback: String,
+    /// Time between polls when cairn serve runs (1m, 1h, 1d, any duration).
+    #[arg(long, default_value = "1h")]
+    pub interval: String,
+    /// Objects per page.
+    #[arg(long, default_value_t = 1_000)]
+    pub page_size: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -222,7 +279,11 @@ pub enum TokenCommand {
 /// Runs a command; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG").unwrap_or_else(|_| "cairn=info,warn".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .try_init();
     match dispatch(cli) {
         Ok(code) => code,
         // A closed pipe (`cairn export | head`) is the reader's choice, not a failure.
@@ -337,6 +398,48 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string(&c)?);
             }
             Ok(0)
+        }
+        Command::Connector(ConnectorCommand::Add(ConnectorKind::Taxii(a))) => {
+            let a = *a;
+            let store = open_store(&data)?;
+            let auth = match (a.user, a.password, a.token, a.api_key_header, a.api_key) {
+                (Some(user), Some(password), ..) => crate::connector::ConnectorAuth::Basic { user, password },
+                (_, _, Some(token), ..) => crate::connector::ConnectorAuth::Token { token },
+                (_, _, _, Some(header), Some(key)) => crate::connector::ConnectorAuth::ApiKey { header, key },
+                _ => crate::connector::ConnectorAuth::None,
+            };
+            let c = crate::connector::ConnectorConfig {
+                name: a.name,
+                api_root: a.api_root,
+                collection: a.collection,
+                auth,
+                lookback: a.lookback,
+                interval: a.interval,
+                page_size: a.page_size,
+            };
+            crate::connector::add(store.as_ref(), &c).map_err(anyhow::Error::msg)?;
+            eprintln!("connector '{}' added", c.name);
+            Ok(0)
+        }
+        Command::Connector(ConnectorCommand::List) => {
+            let store = open_store(&data)?;
+            for (c, s) in crate::connector::list(store.as_ref())? {
+                println!("{}", crate::connector::describe(&c, &s));
+            }
+            Ok(0)
+        }
+        Command::Connector(ConnectorCommand::Run { name, page_size }) => {
+            let store = open_store(&data)?;
+            match crate::connector::run(&Pipeline::new(store), &name, page_size) {
+                Ok(counts) => {
+                    println!("{}", serde_json::to_string(&counts)?);
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("error: connector {name}: {e}");
+                    Ok(1)
+                }
+            }
         }
         Command::Bench(b) => crate::bench::run(b),
     }

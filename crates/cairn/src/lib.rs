@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod connector;
 pub mod ingest;
 pub mod server;
 pub mod taxii;
