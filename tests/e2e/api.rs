@@ -248,3 +248,54 @@ fn objs_ids(seen: &[String]) -> usize {
     v.dedup();
     v.len()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_collections_and_a_connector_polling_this_server() {
+    let s = start(ApiConfig::default()).await;
+    let c = reqwest::Client::new();
+    let objs: Vec<Value> = (200..260).map(|n| indicator(n, "2024-01-01T00:00:00.000Z")).collect();
+    let r = c
+        .post(upload_url(&s, "default"))
+        .bearer_auth(&s.admin)
+        .json(&json!({"sourcesystem": "seed", "stixobjects": objs}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Collections: admin only; bad definitions are refused with the reason.
+    let url = format!("{}/api/v1/collections", s.base);
+    let def = json!({"title": "everything", "types": ["indicator"]});
+    let r = c.post(&url).bearer_auth(&s.reader).json(&def).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c.post(&url).bearer_auth(&s.admin).json(&def).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let r = c.post(&url).bearer_auth(&s.admin).json(&json!({"title": "x", "tlp": "purple"})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("purple"));
+    let v: Value = c.get(&url).bearer_auth(&s.admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["collections"].as_array().unwrap().len(), 1);
+    // A connector that polls this very server's collection, in pages of 7.
+    let conn = json!({"name": "self", "api_root": format!("{}/taxii2/api/", s.base), "collection": id,
+        "auth": {"kind": "token", "token": s.reader}, "lookback": "all", "interval": "1h", "page_size": 7});
+    let curl = format!("{}/api/v1/connectors", s.base);
+    let r = c.post(&curl).bearer_auth(&s.admin).json(&conn).send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = c.post(format!("{curl}/self/run")).bearer_auth(&s.admin).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let counts: Value = r.json().await.unwrap();
+    assert_eq!(counts["received"], 60);
+    assert_eq!(counts["unchanged"], 60, "the same objects, already stored: nothing duplicated");
+    assert_eq!(counts["pages"], 9);
+    let v: Value = c.get(&curl).bearer_auth(&s.admin).send().await.unwrap().json().await.unwrap();
+    let listed = &v["connectors"][0];
+    assert!(listed["checkpoint"].is_string() && listed["last_error"].is_null());
+    assert!(!listed.to_string().contains(&s.reader), "credentials are never shown");
+    // A connector whose server refuses it reports the server's message.
+    let bad = json!({"name": "bad", "api_root": format!("{}/taxii2/api/", s.base), "collection": id,
+        "auth": {"kind": "token", "token": "cairn_wrong"}, "lookback": "all", "interval": "1h"});
+    assert_eq!(c.post(&curl).bearer_auth(&s.admin).json(&bad).send().await.unwrap().status(), 201);
+    let r = c.post(format!("{curl}/bad/run")).bearer_auth(&s.admin).send().await.unwrap();
+    assert_eq!(r.status(), 502);
+    assert!(r.text().await.unwrap().contains("401"));
+}

@@ -4,6 +4,7 @@
 //! [`crate::ingest`] or the store. Store calls block (SQLite), so they run on tokio's
 //! blocking pool.
 
+mod admin;
 mod upload;
 
 use std::collections::{HashMap, VecDeque};
@@ -82,6 +83,9 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/objects/{id}", get(get_object).delete(delete_object))
         .route("/api/v1/objects/{id}/versions", get(object_versions))
         .route("/workspaces/{workspace}/{action}", post(upload::upload))
+        .route("/api/v1/collections", get(admin::list_collections).post(admin::create_collection))
+        .route("/api/v1/connectors", get(admin::list_connectors).post(admin::add_connector))
+        .route("/api/v1/connectors/{name}/run", post(admin::run_connector))
         .layer(axum::extract::DefaultBodyLimit::max(512 * 1024 * 1024))
         .with_state(state)
         .merge(cairn_taxii::router(taxii))

@@ -1,0 +1,83 @@
+//! Admin API: collections and connectors, the same operations as the CLI.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::{blocking, ApiError, Caller, SharedState};
+use crate::auth::Role;
+use crate::connector::{self, ConnectorConfig};
+use crate::taxii::{self, CollectionConfig};
+
+pub async fn list_collections(State(state): State<SharedState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let store = state.pipeline.store().clone();
+    let all = blocking(move || taxii::list_collections(store.as_ref())).await?;
+    Ok(Json(json!({ "collections": all })).into_response())
+}
+
+/// Creates a collection from the same fields the CLI takes; `id` is optional.
+pub async fn create_collection(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Json(mut body): Json<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    if body.get("id").is_none_or(Value::is_null) {
+        body["id"] = json!(uuid::Uuid::new_v4().to_string());
+    }
+    let c: CollectionConfig = serde_json::from_value(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not a collection definition: {e}")))?;
+    let store = state.pipeline.store().clone();
+    let created = c.clone();
+    let r = tokio::task::spawn_blocking(move || taxii::create_collection(store.as_ref(), &c))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    r.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    Ok((StatusCode::CREATED, Json(json!(created))).into_response())
+}
+
+pub async fn list_connectors(State(state): State<SharedState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let store = state.pipeline.store().clone();
+    let all = blocking(move || connector::list(store.as_ref())).await?;
+    let out: Vec<Value> = all.iter().map(|(c, s)| connector::describe(c, s)).collect();
+    Ok(Json(json!({ "connectors": out })).into_response())
+}
+
+pub async fn add_connector(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let c: ConnectorConfig = serde_json::from_value(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not a connector definition: {e}")))?;
+    let store = state.pipeline.store().clone();
+    let name = c.name.clone();
+    let r = tokio::task::spawn_blocking(move || connector::add(store.as_ref(), &c))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    r.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    Ok((StatusCode::CREATED, Json(json!({ "name": name }))).into_response())
+}
+
+/// Polls a connector now and answers with the counts (or the server's error, 502).
+pub async fn run_connector(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let pipeline = state.pipeline.clone();
+    let r = tokio::task::spawn_blocking(move || connector::run(&pipeline, &name, None))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    match r {
+        Ok(counts) => Ok(Json(json!(counts)).into_response()),
+        Err(e) if e.starts_with("no connector named") => Err(ApiError::new(StatusCode::NOT_FOUND, e)),
+        Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, e)),
+    }
+}
