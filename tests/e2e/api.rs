@@ -298,4 +298,41 @@ async fn admin_api_collections_and_a_connector_polling_this_server() {
     let r = c.post(format!("{curl}/bad/run")).bearer_auth(&s.admin).send().await.unwrap();
     assert_eq!(r.status(), 502);
     assert!(r.text().await.unwrap().contains("401"));
+    // Export through the API to this server's own writable collection; history per object.
+    let r = c.post(&url).bearer_auth(&s.admin).json(&json!({"title": "inbox", "writable": true})).send().await.unwrap();
+    let inbox = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let target = json!({"name": "self", "api_root": format!("{}/taxii2/api/", s.base), "collection": inbox,
+        "auth": {"kind": "token", "token": s.admin}});
+    let turl = format!("{}/api/v1/export-targets", s.base);
+    assert_eq!(c.post(&turl).bearer_auth(&s.admin).json(&target).send().await.unwrap().status(), 201);
+    let listed = c.get(&turl).bearer_auth(&s.admin).send().await.unwrap().text().await.unwrap();
+    assert!(listed.contains("\"token\"") && !listed.contains(&s.admin), "{listed}");
+    let one = indicator(201, "2024-01-01T00:00:00.000Z")["id"].as_str().unwrap().to_string();
+    let eurl = format!("{}/api/v1/exports", s.base);
+    let r = c.post(&eurl).bearer_auth(&s.reader).json(&json!({"target": "self", "ids": [one]})).send().await.unwrap();
+    assert_eq!(r.status(), 403, "readers do not export");
+    let rec: Value = c
+        .post(&eurl)
+        .bearer_auth(&s.admin)
+        .json(&json!({"target": "self", "ids": [one]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((rec["status"].as_str(), rec["succeeded"].as_u64()), (Some("complete"), Some(1)));
+    let h: Value = c
+        .get(format!("{}/api/v1/objects/{one}/exports", s.base))
+        .bearer_auth(&s.reader)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["exports"][0]["target"], "self");
+    assert_eq!(h["exports"][0]["ok"], true);
+    let v: Value = c.get(&eurl).bearer_auth(&s.reader).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["exports"].as_array().unwrap().len(), 1);
 }

@@ -280,3 +280,54 @@ fn rusqlite_integrity(path: &Path) -> String {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap()
 }
+
+/// Push export to another TAXII server (a second Cairn): every object arrives, each export
+/// is recorded with per-object outcomes, and a refused export is recorded as failed.
+#[test]
+fn export_to_a_taxii_collection_and_record_the_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ours, theirs) = (dir.path().join("ours"), dir.path().join("theirs"));
+    let inbox =
+        String::from_utf8(cairn(&theirs, &["collection", "create", "--title", "inbox", "--writable"]).stdout).unwrap();
+    let token =
+        String::from_utf8(cairn(&theirs, &["token", "create", "peer", "--role", "contributor"]).stdout).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--data")
+        .arg(&theirs)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stderr.take().unwrap()).lines().next().unwrap().unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let objs: Vec<Value> = (300..1300).map(|n| indicator(n, "2024-01-01T00:00:00.000Z")).collect();
+    let file = write(dir.path(), "b.json", &bundle(objs.clone()));
+    assert_eq!(cairn(&ours, &["import", &file, "--source", "mine"]).status.code(), Some(0));
+    let root = format!("{url}/taxii2/api/");
+    let add = |name: &str, tok: &str| {
+        cairn(&ours, &["export-target", "add", name, "--api-root", &root, "--collection", inbox.trim(), "--token", tok])
+    };
+    assert_eq!(add("peer", token.trim()).status.code(), Some(0));
+    let o = cairn(&ours, &["export-to", "peer", "--type", "indicator"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let rec = stdout_json(&o);
+    assert_eq!(
+        (rec["status"].as_str(), rec["sent"].as_u64(), rec["succeeded"].as_u64()),
+        (Some("complete"), Some(1000), Some(1000))
+    );
+    // They have exactly what we sent.
+    let o = cairn(&theirs, &["export", "--format", "jsonl"]);
+    let got: Vec<Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(got.len(), 1000);
+    assert!(objs.iter().all(|o| got.contains(o)));
+    // A refused export is recorded as failed, with the server's message, and exits non-zero.
+    assert_eq!(add("wrong", "cairn_not_a_token").status.code(), Some(0));
+    let o = cairn(&ours, &["export-to", "wrong", "--id", objs[0]["id"].as_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let rec = stdout_json(&o);
+    assert_eq!(rec["status"], "failed");
+    assert!(rec["error"].as_str().unwrap().contains("401"), "{rec}");
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}

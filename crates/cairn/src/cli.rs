@@ -56,9 +56,79 @@ pub enum Command {
     /// Data connectors: poll TAXII servers into Cairn.
     #[command(subcommand)]
     Connector(ConnectorCommand),
+    /// TAXII collections on other servers that `export-to` pushes to.
+    #[command(subcommand, name = "export-target")]
+    ExportTarget(ExportTargetCommand),
+    /// Push current objects to an export target; prints the export record as JSON.
+    #[command(name = "export-to")]
+    ExportTo(ExportToArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportTargetCommand {
+    /// Add a target.
+    Add(Box<ExportTargetArgs>),
+    /// List targets, one JSON line each (credentials are not shown).
+    List,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportTargetArgs {
+    pub name: String,
+    /// The API root URL of the receiving server.
+    #[arg(long)]
+    pub api_root: String,
+    /// The (writable) collection id there.
+    #[arg(long)]
+    pub collection: String,
+    #[arg(long, requires = "password", conflicts_with_all = ["token", "api_key"])]
+    pub user: Option<String>,
+    #[arg(long, requires = "user")]
+    pub password: Option<String>,
+    #[arg(long, conflicts_with = "api_key")]
+    pub token: Option<String>,
+    #[arg(long, requires = "api_key")]
+    pub api_key_header: Option<String>,
+    #[arg(long, requires = "api_key_header")]
+    pub api_key: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportToArgs {
+    /// The export target's name.
+    pub target: String,
+    /// These objects (repeatable); otherwise the filters below select.
+    #[arg(long = "id", conflicts_with_all = ["types", "source", "tag", "tlp", "min_confidence"])]
+    pub ids: Vec<String>,
+    #[arg(long = "type")]
+    pub types: Vec<String>,
+    #[arg(long)]
+    pub source: Vec<String>,
+    #[arg(long)]
+    pub tag: Vec<String>,
+    #[arg(long, value_parser = ["white", "clear", "green", "amber", "red"])]
+    pub tlp: Option<String>,
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..=100))]
+    pub min_confidence: Option<i64>,
+}
+
+fn auth_from(
+    user: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    header: Option<String>,
+    key: Option<String>,
+) -> crate::connector::ConnectorAuth {
+    use crate::connector::ConnectorAuth;
+    match (user, password, token, header, key) {
+        (Some(user), Some(password), ..) => ConnectorAuth::Basic { user, password },
+        (_, _, Some(token), ..) => ConnectorAuth::Token { token },
+        (_, _, _, Some(header), Some(key)) => ConnectorAuth::ApiKey { header, key },
+        _ => ConnectorAuth::None,
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -402,12 +472,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Connector(ConnectorCommand::Add(ConnectorKind::Taxii(a))) => {
             let a = *a;
             let store = open_store(&data)?;
-            let auth = match (a.user, a.password, a.token, a.api_key_header, a.api_key) {
-                (Some(user), Some(password), ..) => crate::connector::ConnectorAuth::Basic { user, password },
-                (_, _, Some(token), ..) => crate::connector::ConnectorAuth::Token { token },
-                (_, _, _, Some(header), Some(key)) => crate::connector::ConnectorAuth::ApiKey { header, key },
-                _ => crate::connector::ConnectorAuth::None,
-            };
+            let auth = auth_from(a.user, a.password, a.token, a.api_key_header, a.api_key);
             let c = crate::connector::ConnectorConfig {
                 name: a.name,
                 api_root: a.api_root,
@@ -440,6 +505,45 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     Ok(1)
                 }
             }
+        }
+        Command::ExportTarget(ExportTargetCommand::Add(a)) => {
+            let a = *a;
+            let store = open_store(&data)?;
+            let t = crate::export::ExportTarget {
+                name: a.name,
+                api_root: a.api_root,
+                collection: a.collection,
+                auth: auth_from(a.user, a.password, a.token, a.api_key_header, a.api_key),
+            };
+            crate::export::add_target(store.as_ref(), &t).map_err(anyhow::Error::msg)?;
+            eprintln!("export target '{}' added", t.name);
+            Ok(0)
+        }
+        Command::ExportTarget(ExportTargetCommand::List) => {
+            let store = open_store(&data)?;
+            for t in crate::export::targets(store.as_ref())? {
+                let line = json!({ "name": t.name, "api_root": t.api_root, "collection": t.collection, "auth": t.auth.kind() });
+                println!("{line}");
+            }
+            Ok(0)
+        }
+        Command::ExportTo(a) => {
+            let store = open_store(&data)?;
+            let filter = Filter {
+                ids: a.ids,
+                types: a.types,
+                sources: a.source,
+                tags: a.tag,
+                tlp_marking: a.tlp.as_deref().and_then(crate::taxii::tlp_marking).map(str::to_string),
+                min_confidence: a.min_confidence,
+                ..Filter::default()
+            };
+            let record = crate::export::export_to(store.as_ref(), &a.target, &filter).map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string(&record)?);
+            if let Some(e) = &record.error {
+                eprintln!("error: export {} to {} failed: {e} (run it again to retry)", record.id, record.target);
+            }
+            Ok(if record.status == "complete" { 0 } else { 2 })
         }
         Command::Bench(b) => crate::bench::run(b),
     }

@@ -40,6 +40,28 @@ pub enum ConnectorAuth {
     },
 }
 
+impl ConnectorAuth {
+    /// Adds these credentials to a request.
+    pub fn apply(&self, req: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+        match self {
+            ConnectorAuth::None => req,
+            ConnectorAuth::Basic { user, password } => req.basic_auth(user, Some(password)),
+            ConnectorAuth::Token { token } => req.bearer_auth(token),
+            ConnectorAuth::ApiKey { header, key } => req.header(header.as_str(), key),
+        }
+    }
+
+    /// The kind of credentials, for listings that must not show them.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectorAuth::None => "none",
+            ConnectorAuth::Basic { .. } => "basic",
+            ConnectorAuth::Token { .. } => "token",
+            ConnectorAuth::ApiKey { .. } => "api-key",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ConnectorConfig {
     pub name: String,
@@ -171,8 +193,7 @@ fn save_state(store: &dyn Store, name: &str, s: &ConnectorState) -> cairn_store:
 pub fn describe(c: &ConnectorConfig, s: &ConnectorState) -> Value {
     serde_json::json!({
         "name": c.name, "api_root": c.api_root, "collection": c.collection,
-        "auth": match &c.auth { ConnectorAuth::None => "none", ConnectorAuth::Basic { .. } => "basic",
-                                ConnectorAuth::Token { .. } => "token", ConnectorAuth::ApiKey { .. } => "api-key" },
+    "auth": c.auth.kind(),
         "interval": c.interval, "lookback": c.lookback, "page_size": c.page_size,
         "checkpoint": s.checkpoint, "last_poll": s.last_poll, "last_success": s.last_success,
         "last_error": s.last_error, "last_counts": s.last_counts,
@@ -212,7 +233,7 @@ struct Response {
     content_range: Option<String>,
 }
 
-fn client() -> reqwest::blocking::Client {
+pub(crate) fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(120))
         .connect_timeout(Duration::from_secs(15))
@@ -237,12 +258,7 @@ fn get(
         if let Some(r) = &range {
             req = req.header("Range", r);
         }
-        req = match &c.auth {
-            ConnectorAuth::None => req,
-            ConnectorAuth::Basic { user, password } => req.basic_auth(user, Some(password)),
-            ConnectorAuth::Token { token } => req.bearer_auth(token),
-            ConnectorAuth::ApiKey { header, key } => req.header(header.as_str(), key),
-        };
+        req = c.auth.apply(req);
         let retry = |why: String, wait: Duration| -> Option<(u16, String)> {
             if attempt >= 5 {
                 return Some((0, format!("{why} (gave up after {attempt} attempts)")));
@@ -289,7 +305,7 @@ fn get(
 }
 
 /// The message in a TAXII error resource, or the start of the body.
-fn server_message(text: String) -> String {
+pub(crate) fn server_message(text: String) -> String {
     if let Ok(v) = serde_json::from_str::<Value>(&text) {
         let t = v.get("title").and_then(Value::as_str).unwrap_or("");
         let d = v.get("description").and_then(Value::as_str).unwrap_or("");

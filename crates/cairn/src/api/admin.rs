@@ -81,3 +81,91 @@ pub async fn run_connector(
         Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, e)),
     }
 }
+
+pub async fn list_targets(State(state): State<SharedState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let store = state.pipeline.store().clone();
+    let all = blocking(move || crate::export::targets(store.as_ref())).await?;
+    let out: Vec<Value> = all
+        .iter()
+        .map(|t| json!({ "name": t.name, "api_root": t.api_root, "collection": t.collection, "auth": t.auth.kind() }))
+        .collect();
+    Ok(Json(json!({ "targets": out })).into_response())
+}
+
+pub async fn add_target(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let t: crate::export::ExportTarget = serde_json::from_value(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not an export target: {e}")))?;
+    let store = state.pipeline.store().clone();
+    let name = t.name.clone();
+    let r = tokio::task::spawn_blocking(move || crate::export::add_target(store.as_ref(), &t))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    r.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    Ok((StatusCode::CREATED, Json(json!({ "name": name }))).into_response())
+}
+
+/// `{"target": NAME, "ids": [...]}` or with filters (`types`, `sources`, `tags`, `tlp`,
+/// `min_confidence`): runs the export and answers its record.
+pub async fn run_export(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Contributor)?;
+    let strings = |k: &str| -> Vec<String> {
+        body.get(k)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let Some(target) = body.get("target").and_then(Value::as_str).map(str::to_string) else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "'target' (an export target's name) is required"));
+    };
+    let filter = cairn_store::Filter {
+        ids: strings("ids"),
+        types: strings("types"),
+        sources: strings("sources"),
+        tags: strings("tags"),
+        tlp_marking: body.get("tlp").and_then(Value::as_str).and_then(taxii::tlp_marking).map(str::to_string),
+        min_confidence: body.get("min_confidence").and_then(Value::as_i64),
+        ..cairn_store::Filter::default()
+    };
+    let store = state.pipeline.store().clone();
+    let r = tokio::task::spawn_blocking(move || crate::export::export_to(store.as_ref(), &target, &filter))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let record = r.map_err(|e| ApiError::new(StatusCode::NOT_FOUND, e))?;
+    Ok(Json(json!(record)).into_response())
+}
+
+pub async fn list_exports(State(state): State<SharedState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let store = state.pipeline.store().clone();
+    let all = blocking(move || crate::export::records(store.as_ref())).await?;
+    // The summary of each export; per-object outcomes are in the object's history.
+    let out: Vec<Value> = all
+        .iter()
+        .map(|r| {
+            json!({ "id": r.id, "target": r.target, "started": r.started, "finished": r.finished, "status": r.status,
+                    "error": r.error, "sent": r.sent, "succeeded": r.succeeded, "failed": r.failed })
+        })
+        .collect();
+    Ok(Json(json!({ "exports": out })).into_response())
+}
+
+pub async fn object_exports(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let store = state.pipeline.store().clone();
+    let h = blocking(move || crate::export::history(store.as_ref(), &id)).await?;
+    Ok(Json(json!({ "exports": h })).into_response())
+}
