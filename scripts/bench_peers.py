@@ -14,10 +14,17 @@ Subcommands, each printing one JSON object on stdout:
   upload-post FILE URL TOKEN [--batch B]
                                     POST FILE's objects to Cairn's upload API in bodies of B
                                     (the same client as taxii-post, for a same-harness figure)
+  taxii-get URL [--user U --password P] [--limit L] [--secs S] [--rounds R] [--expect N]
+                                    drain a TAXII 2.1 collection's objects/ endpoint (GET
+                                    pages of L, following `next`) again and again, for S
+                                    seconds (at least one round) or R rounds; pages/s
+                                    and per-page latency
 
 FILE is JSON lines (one STIX object per line). Request bodies are serialised before the
 clock starts (as `cairn bench upload` does): the figures measure the server, not the
-client's JSON encoder. Only loopback addresses are accepted.
+client's JSON encoder. taxii-get's page latency runs from sending the request to having
+parsed the response body (a client must parse it to find `next`; `cairn bench taxii` does
+the same). Only loopback addresses are accepted.
 """
 
 import argparse
@@ -236,6 +243,96 @@ def cmd_upload_post(args):
     emit(post_all(args.url, bodies, headers, None, count_ok))
 
 
+def percentile(sorted_values, p):
+    # Nearest rank, as `cairn bench taxii` computes it.
+    return sorted_values[int(round((len(sorted_values) - 1) * p))]
+
+
+def cmd_taxii_get(args):
+    import requests
+
+    loopback_only(args.url)
+    session = requests.Session()
+    session.headers["Accept"] = TAXII_21
+    if args.user:
+        session.auth = (args.user, args.password)
+
+    def drain(latencies, first_page, later_pages):
+        """GET every page of the collection once; returns (objects, pages)."""
+        objects = pages = 0
+        nxt = None
+        while True:
+            # limit on every request: medallion's `next` handling requires it (and checks
+            # that the other parameters did not change).
+            params = {"limit": str(args.limit)}
+            if nxt is not None:
+                params["next"] = nxt
+            t0 = time.perf_counter()
+            r = session.get(args.url, params=params, timeout=600)
+            if r.status_code != 200:
+                sys.exit("bench_peers.py: TAXII GET failed: HTTP {} {}".format(r.status_code, r.text[:500]))
+            body = json.loads(r.content)
+            ms = (time.perf_counter() - t0) * 1e3
+            latencies.append(ms)
+            (first_page if nxt is None else later_pages).append(ms)
+            objects += len(body.get("objects", []))
+            pages += 1
+            nxt = body.get("next")
+            if body.get("more") and not nxt:
+                sys.exit("bench_peers.py: a page says more=true but has no next: cannot follow it")
+            if not nxt:
+                return objects, pages
+
+    # Untimed warm-up: one GET of the collection resource (the objects/ URL without
+    # "objects/") sets up the connection and the authentication, cheaply on both servers
+    # (a warm-up drain would cost medallion as much as a measured one).
+    if args.url.endswith("/objects/"):
+        r = session.get(args.url[:-len("objects/")], timeout=60)
+        if r.status_code != 200:
+            sys.exit("bench_peers.py: warm-up GET failed: HTTP {} {}".format(r.status_code, r.text[:500]))
+
+    latencies, first_page, later_pages = [], [], []
+    rounds = objects = pages = 0
+    per_round = per_round_pages = None
+    start = time.perf_counter()
+    while True:
+        o, n = drain(latencies, first_page, later_pages)
+        if per_round is None:
+            per_round, per_round_pages = o, n
+            if args.expect is not None and o != args.expect:
+                sys.exit("bench_peers.py: drained {} objects, expected {}".format(o, args.expect))
+        elif o != per_round:
+            sys.exit("bench_peers.py: round {} drained {} objects, the first {}".format(rounds + 1, o, per_round))
+        rounds += 1
+        objects += o
+        pages += n
+        secs = time.perf_counter() - start
+        if args.rounds and rounds >= args.rounds:
+            break
+        if secs >= args.secs:
+            break
+    latencies.sort()
+    first_page.sort()
+    later_pages.sort()
+    emit({
+        "objects_per_round": per_round,
+        "pages_per_round": per_round_pages,
+        "limit": args.limit,
+        "rounds": rounds,
+        "pages": pages,
+        "objects": objects,
+        "secs": secs,
+        "pages_per_sec": pages / secs if secs > 0 else None,
+        "objects_per_sec": objects / secs if secs > 0 else None,
+        "p50_ms": percentile(latencies, 0.5),
+        "p99_ms": percentile(latencies, 0.99),
+        "max_ms": latencies[-1],
+        "first_page_p50_ms": percentile(first_page, 0.5),
+        "later_pages_p50_ms": percentile(later_pages, 0.5) if later_pages else None,
+        "client_peak_rss_kb": self_peak_rss_kb(),
+    })
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -273,6 +370,16 @@ def main():
     s.add_argument("token")
     s.add_argument("--batch", type=int, default=1000)
     s.set_defaults(fn=cmd_upload_post)
+
+    s = sub.add_parser("taxii-get")
+    s.add_argument("url")
+    s.add_argument("--user")
+    s.add_argument("--password")
+    s.add_argument("--limit", type=int, default=1000)
+    s.add_argument("--secs", type=float, default=10, help="drain again until this many seconds have passed")
+    s.add_argument("--rounds", type=int, default=0, help="stop after this many rounds (0: no cap)")
+    s.add_argument("--expect", type=int, help="the number of objects one round must see")
+    s.set_defaults(fn=cmd_taxii_get)
 
     args = p.parse_args()
     args.fn(args)
