@@ -271,7 +271,7 @@ fn get(
         let resp = match req.send() {
             Ok(r) => r,
             Err(e) => {
-                if let Some(err) = retry(format!("cannot reach {url}: {e}"), backoff) {
+                if let Some(err) = retry(format!("cannot reach {url}: {}", error_chain(&e)), backoff) {
                     return Err(err);
                 }
                 continue;
@@ -302,6 +302,21 @@ fn get(
         let body: Value = resp.json().map_err(|e| (0, format!("{url} sent a body that is not JSON: {e}")))?;
         return Ok(Response { body, date_added_last, content_range });
     }
+}
+
+/// An error with its causes ("…: connection refused"): reqwest's own message hides them.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cause = c.source();
+    }
+    s
 }
 
 /// The message in a TAXII error resource, or the start of the body.

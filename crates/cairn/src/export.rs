@@ -169,7 +169,7 @@ fn post(http: &reqwest::blocking::Client, t: &ExportTarget, url: &str, objects: 
             }
             Ok(r) => break r,
             Err(e) if attempt < 4 => tracing::warn!("export to {}: {e}; retrying", t.name),
-            Err(e) => return Err(format!("cannot reach {url}: {e}")),
+            Err(e) => return Err(format!("cannot reach {url}: {}", crate::connector::error_chain(&e))),
         }
         std::thread::sleep(Duration::from_millis(500 << attempt));
     };
