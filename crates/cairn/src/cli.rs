@@ -84,16 +84,8 @@ pub struct ExportTargetArgs {
     /// The (writable) collection id there.
     #[arg(long)]
     pub collection: String,
-    #[arg(long, requires = "password", conflicts_with_all = ["token", "api_key"])]
-    pub user: Option<String>,
-    #[arg(long, requires = "user")]
-    pub password: Option<String>,
-    #[arg(long, conflicts_with = "api_key")]
-    pub token: Option<String>,
-    #[arg(long, requires = "api_key")]
-    pub api_key_header: Option<String>,
-    #[arg(long, requires = "api_key_header")]
-    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub auth: RemoteAuth,
 }
 
 #[derive(Args, Debug)]
@@ -115,19 +107,31 @@ pub struct ExportToArgs {
     pub min_confidence: Option<i64>,
 }
 
-fn auth_from(
-    user: Option<String>,
-    password: Option<String>,
-    token: Option<String>,
-    header: Option<String>,
-    key: Option<String>,
-) -> crate::connector::ConnectorAuth {
-    use crate::connector::ConnectorAuth;
-    match (user, password, token, header, key) {
-        (Some(user), Some(password), ..) => ConnectorAuth::Basic { user, password },
-        (_, _, Some(token), ..) => ConnectorAuth::Token { token },
-        (_, _, _, Some(header), Some(key)) => ConnectorAuth::ApiKey { header, key },
-        _ => ConnectorAuth::None,
+/// Credentials for another TAXII server: Basic, a bearer token, or an API-key header.
+#[derive(Args, Debug)]
+pub struct RemoteAuth {
+    #[arg(long, requires = "password", conflicts_with_all = ["token", "api_key"])]
+    pub user: Option<String>,
+    #[arg(long, requires = "user")]
+    pub password: Option<String>,
+    /// Sent as Authorization: Bearer <token>.
+    #[arg(long, conflicts_with = "api_key")]
+    pub token: Option<String>,
+    #[arg(long, requires = "api_key")]
+    pub api_key_header: Option<String>,
+    #[arg(long, requires = "api_key_header")]
+    pub api_key: Option<String>,
+}
+
+impl RemoteAuth {
+    fn into_auth(self) -> crate::connector::ConnectorAuth {
+        use crate::connector::ConnectorAuth;
+        match (self.user, self.password, self.token, self.api_key_header, self.api_key) {
+            (Some(user), Some(password), ..) => ConnectorAuth::Basic { user, password },
+            (_, _, Some(token), ..) => ConnectorAuth::Token { token },
+            (_, _, _, Some(header), Some(key)) => ConnectorAuth::ApiKey { header, key },
+            _ => ConnectorAuth::None,
+        }
     }
 }
 
@@ -163,17 +167,8 @@ pub struct TaxiiConnectorArgs {
     /// The collection id.
     #[arg(long)]
     pub collection: String,
-    #[arg(long, requires = "password", conflicts_with_all = ["token", "api_key"])]
-    pub user: Option<String>,
-    #[arg(long, requires = "user")]
-    pub password: Option<String>,
-    /// Sent as Authorization: Bearer <token>.
-    #[arg(long, conflicts_with = "api_key")]
-    pub token: Option<String>,
-    #[arg(long, requires = "api_key")]
-    pub api_key_header: Option<String>,
-    #[arg(long, requires = "api_key_header")]
-    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub auth: RemoteAuth,
     /// Where the first poll starts: all, a duration (1d, 7d, 30d) or a date.
     #[arg(long, default_value = "all")]
     pub lookback: String,
@@ -472,7 +467,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Connector(ConnectorCommand::Add(ConnectorKind::Taxii(a))) => {
             let a = *a;
             let store = open_store(&data)?;
-            let auth = auth_from(a.user, a.password, a.token, a.api_key_header, a.api_key);
+            let auth = a.auth.into_auth();
             let c = crate::connector::ConnectorConfig {
                 name: a.name,
                 api_root: a.api_root,
@@ -513,7 +508,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 name: a.name,
                 api_root: a.api_root,
                 collection: a.collection,
-                auth: auth_from(a.user, a.password, a.token, a.api_key_header, a.api_key),
+                auth: a.auth.into_auth(),
             };
             crate::export::add_target(store.as_ref(), &t).map_err(anyhow::Error::msg)?;
             eprintln!("export target '{}' added", t.name);
