@@ -331,3 +331,43 @@ fn export_to_a_taxii_collection_and_record_the_outcome() {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
 }
+
+#[test]
+fn pattern_validate_and_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = cairn(&data, &["pattern", "validate", "[ipv4-addr:value = '198.51.100.1']"]);
+    assert_eq!(
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).trim().to_string()),
+        (Some(0), "VALID".to_string())
+    );
+    let input = "[ipv4-addr:value = '1.2.3.4']\n[ipv4-addr:value = ]\n[file:hashes.MD5 = 'not-a-hash']\n";
+    let o = cairn_stdin(&data, &["pattern", "validate", "-"], input);
+    assert_eq!(o.status.code(), Some(2));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0], "VALID");
+    assert!(lines[1].starts_with("INVALID: ") && lines[1].contains("column"), "{}", lines[1]);
+    assert!(lines[2].starts_with("INVALID: "), "{}", lines[2]);
+    let o = cairn_stdin(&data, &["pattern", "validate", "--json"], input);
+    let v: Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().nth(1).unwrap()).unwrap();
+    assert_eq!(v["valid"], false);
+    // Observed data as stix2-matcher takes it: a bundle of observed-data and its SCOs.
+    let observed = json!([{"type": "bundle", "id": "bundle--6b4a1f2e-0c1d-4e5f-8a9b-000000000009", "objects": [
+        {"type": "observed-data", "spec_version": "2.1", "id": "observed-data--6b4a1f2e-0c1d-4e5f-8a9b-000000000001",
+         "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+         "first_observed": "2024-01-01T00:00:00Z", "last_observed": "2024-01-01T00:00:00Z", "number_observed": 1,
+         "object_refs": ["ipv4-addr--6b4a1f2e-0c1d-4e5f-8a9b-000000000002"]},
+        {"type": "ipv4-addr", "id": "ipv4-addr--6b4a1f2e-0c1d-4e5f-8a9b-000000000002", "value": "198.51.100.7"}]}]);
+    let f = write(dir.path(), "observed.json", &observed);
+    let o = cairn(
+        &data,
+        &["pattern", "match", "--pattern", "[ipv4-addr:value ISSUBSET '198.51.100.0/24']", "--observed", &f],
+    );
+    assert_eq!((o.status.code(), String::from_utf8_lossy(&o.stdout).trim()), (Some(0), "MATCH"));
+    let o = cairn(&data, &["pattern", "match", "--pattern", "[ipv4-addr:value = '10.0.0.1']", "--observed", &f]);
+    assert_eq!((o.status.code(), String::from_utf8_lossy(&o.stdout).trim()), (Some(1), "NO MATCH"));
+    let o = cairn(&data, &["pattern", "match", "--pattern", "[ipv4-addr:value = ", "--observed", &f]);
+    assert!(o.status.code().unwrap() > 1, "an invalid pattern is an error, not NO MATCH");
+}

@@ -50,6 +50,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// STIX patterns: validate them, match them against observed data.
+    #[command(subcommand)]
+    Pattern(crate::pattern_cli::PatternCommand),
     /// Manage TAXII collections.
     #[command(subcommand)]
     Collection(CollectionCommand),
@@ -540,6 +543,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(if record.status == "complete" { 0 } else { 2 })
         }
+        Command::Pattern(p) => crate::pattern_cli::run(p),
         Command::Bench(b) => crate::bench::run(b),
     }
 }

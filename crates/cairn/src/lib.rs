@@ -12,5 +12,6 @@ pub mod cli;
 pub mod connector;
 pub mod export;
 pub mod ingest;
+pub mod pattern_cli;
 pub mod server;
 pub mod taxii;

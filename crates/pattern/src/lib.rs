@@ -1,5 +1,6 @@
-//! The STIX patterning language (STIX 2.1 §9, and 2.0): parser, typed syntax tree, and
-//! the checks of the reference validator.
+//! The STIX patterning language (STIX 2.1 §9, and 2.0): parser, typed syntax tree, the
+//! checks of the reference validator, observable extraction, and a matcher with the
+//! reference matcher's semantics.
 //!
 //! - [`parse`] answers "is this in the grammar?" and gives the [`Pattern`] tree; it
 //!   accepts exactly what the ANTLR grammar `STIXPattern.g4` accepts, as shipped (2.1
@@ -7,29 +8,50 @@
 //! - [`validate`] answers "is this a valid pattern?" with the verdict of that package's
 //!   `stix2patterns.validator.run_validator`: the grammar, plus its checks beyond it
 //!   (the pattern starts with `[`, hash values look like hashes, no repeated qualifier
-//!   kind directly on one observation in 2.1). Known differences are listed in
-//!   `DISAGREEMENTS.md` next to this crate's manifest.
+//!   kind directly on one observation in 2.1).
+//! - [`observables`] lists a pattern's equality comparisons as the
+//!   (`ObservableKey`, `ObservableValue`) pairs of Sentinel's `ThreatIntelIndicators`,
+//!   with the observation each comes from; compound patterns included.
+//! - [`matcher`] decides whether observed data (2.1 bundles, or 2.0 observed-data)
+//!   matches a pattern, as `stix2matcher.matcher.match` of the PyPI package
+//!   `stix2-matcher` 3.0.0 does: [`Matcher::new`] prepares a pattern once (literals
+//!   coerced, Python regexes translated and compiled), [`Observations::new`] reads the
+//!   data, [`Matcher::matches`] answers.
+//!
+//! Known differences from the references are listed in `DISAGREEMENTS.md` next to this
+//! crate's manifest.
 //!
 //! Key design decision: a hand-written lexer and recursive-descent parser instead of a
 //! parser generator or a port of the ANTLR tables. The grammar is LL(1) once its left
 //! recursion is read as loops, so the code stays short and follows the grammar rule by
 //! rule; it runs on every ingested indicator (parsing a typical pattern takes well under
-//! a microsecond, with no allocation beyond the tree itself), has no dependencies, and
+//! a microsecond, with no allocation beyond the tree itself), needs no dependency, and
 //! produces a typed tree directly instead of a generic parse tree to be walked. The
 //! ANTLR lexer's longest-match rule, which decides cases like `true` versus `truex` or
 //! `t'…'` with a bad date, is reproduced explicitly in the (private) `lexer` module, and
 //! `tests/reference.rs` holds it to the reference's recorded verdicts on its own test
 //! suite and on some 1,250 edge and random patterns.
 //!
-//! The tree ([`ast`]) is meant for what comes after validation (observable extraction,
-//! matching): operands are typed per operator ([`ComparisonOp`]), literals are decoded
-//! (strings unescaped, hex and base64 as bytes, timestamps as fields), and it prints back
-//! to a canonical pattern that parses to the same tree.
+//! The tree ([`ast`]) is what observable extraction and matching work on: operands are
+//! typed per operator ([`ComparisonOp`]), literals are decoded (strings unescaped, hex
+//! and base64 as bytes, timestamps as fields), and it prints back to a canonical pattern
+//! that parses to the same tree.
+//!
+//! Second design decision: the matcher ports the reference's algorithm (its lazy,
+//! generator-by-generator search for bindings) rather than a cleverer one, because
+//! "the same semantics" includes which binding comes first, which inputs fail, and how
+//! its pruning behaves; the port is what makes exact agreement checkable. It is still
+//! well over 100 times faster than the reference on the reference's own suite
+//! (`examples/match_bench.rs`). The crate's dependencies serve the matcher only:
+//! `serde_json` (the observed data), `regex` (Python's `re`, translated) and
+//! `unicode-normalization` (NFC before `LIKE`/`MATCHES`, as the reference does).
 
 pub mod ast;
 mod checks;
 pub mod error;
 mod lexer;
+pub mod matcher;
+mod observables;
 mod parser;
 
 pub use ast::{
@@ -37,6 +59,8 @@ pub use ast::{
     QualifierKind, Timestamp,
 };
 pub use error::{Expected, Found, Hint, ParseError, Position, ValidationError};
+pub use matcher::{matches, MatchError, Matcher, Observations};
+pub use observables::{observables, Observable};
 pub use parser::MAX_NESTING;
 
 /// The patterning language version: the grammar differs (2.1 adds `EXISTS`) and so do
