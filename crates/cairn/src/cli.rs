@@ -189,38 +189,48 @@ pub enum CollectionCommand {
     ///
     /// A read collection is a saved filter over the store (all filters must match);
     /// a writable collection (--writable) holds what is POSTed to it.
-    Create {
-        #[arg(long)]
-        title: String,
-        /// The collection id (a UUID); random when not given.
-        #[arg(long)]
-        id: Option<uuid::Uuid>,
-        #[arg(long)]
-        description: Option<String>,
-        /// Accept POSTed objects (through the ingest pipeline, with this collection as source).
-        #[arg(long, conflicts_with_all = ["types", "source", "tag", "tlp", "min_confidence"])]
-        writable: bool,
-        /// Only objects of this type (repeatable).
-        #[arg(long = "type")]
-        types: Vec<String>,
-        /// Only objects delivered by this source (repeatable).
-        #[arg(long)]
-        source: Vec<String>,
-        /// Only objects with this label (repeatable; any of them).
-        #[arg(long)]
-        tag: Vec<String>,
-        /// Only objects marked with this TLP level.
-        #[arg(long, value_parser = ["white", "clear", "green", "amber", "red"])]
-        tlp: Option<String>,
-        /// Only objects with at least this confidence.
-        #[arg(long, value_parser = clap::value_parser!(i64).range(0..=100))]
-        min_confidence: Option<i64>,
-        /// Readable without credentials.
-        #[arg(long)]
-        public: bool,
-    },
+    Create(Box<CreateCollectionArgs>),
     /// List collections as JSON lines.
     List,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateCollectionArgs {
+    #[arg(long)]
+    title: String,
+    /// The collection id (a UUID); random when not given.
+    #[arg(long)]
+    id: Option<uuid::Uuid>,
+    #[arg(long)]
+    description: Option<String>,
+    /// Accept POSTed objects (through the ingest pipeline, with this collection as source).
+    #[arg(long, conflicts_with_all = ["types", "source", "tag", "tlp", "min_confidence"])]
+    writable: bool,
+    /// Only objects of this type (repeatable).
+    #[arg(long = "type")]
+    types: Vec<String>,
+    /// Only objects delivered by this source (repeatable).
+    #[arg(long)]
+    source: Vec<String>,
+    /// Only objects with this label (repeatable; any of them).
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Only objects marked with this TLP level.
+    #[arg(long, value_parser = ["white", "clear", "green", "amber", "red"])]
+    tlp: Option<String>,
+    /// Only objects with at least this confidence.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..=100))]
+    min_confidence: Option<i64>,
+    /// Readable without credentials.
+    #[arg(long)]
+    public: bool,
+    /// Who may read: user:NAME or role:ROLE (repeatable; default: every authenticated user).
+    #[arg(long = "read-by")]
+    read_by: Vec<String>,
+    /// Who may write a writable collection: user:NAME or role:ROLE (repeatable;
+    /// default: contributors and admins).
+    #[arg(long = "write-by")]
+    write_by: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -431,18 +441,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             println!("{token}");
             Ok(0)
         }
-        Command::Collection(CollectionCommand::Create {
-            title,
-            id,
-            description,
-            writable,
-            types,
-            source,
-            tag,
-            tlp,
-            min_confidence,
-            public,
-        }) => {
+        Command::Collection(CollectionCommand::Create(a)) => {
+            let CreateCollectionArgs {
+                title,
+                id,
+                description,
+                writable,
+                types,
+                source,
+                tag,
+                tlp,
+                min_confidence,
+                public,
+                read_by,
+                write_by,
+            } = *a;
             let store = open_store(&data)?;
             let c = crate::taxii::CollectionConfig {
                 id: id.unwrap_or_else(uuid::Uuid::new_v4).to_string(),
@@ -455,6 +468,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 tags: tag,
                 tlp,
                 min_confidence,
+                readers: read_by,
+                writers: write_by,
             };
             crate::taxii::create_collection(store.as_ref(), &c).map_err(anyhow::Error::msg)?;
             println!("{}", c.id);

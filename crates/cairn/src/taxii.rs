@@ -53,6 +53,22 @@ pub struct CollectionConfig {
     pub tlp: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_confidence: Option<i64>,
+    /// Who may read: `user:NAME` or `role:ROLE` (that role or above). Empty: every
+    /// authenticated user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readers: Vec<String>,
+    /// Who may write (writable collections): as `readers`. Empty: contributors and admins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writers: Vec<String>,
+}
+
+/// Whether `who` is one of `entries` (`user:NAME`, `role:ROLE` meaning that role or above).
+fn granted(entries: &[String], who: &Principal) -> bool {
+    entries.iter().any(|e| match e.split_once(':') {
+        Some(("user", name)) => who.name == name,
+        Some(("role", role)) => Role::parse(role).is_some_and(|r| who.role >= r),
+        _ => false,
+    })
 }
 
 impl CollectionConfig {
@@ -69,6 +85,19 @@ impl CollectionConfig {
         }
         if let Some(t) = &self.tlp {
             tlp_marking(t).ok_or_else(|| format!("unknown TLP level '{t}': use white, green, amber or red"))?;
+        }
+        for e in self.readers.iter().chain(&self.writers) {
+            let ok = match e.split_once(':') {
+                Some(("user", n)) => !n.is_empty(),
+                Some(("role", r)) => Role::parse(r).is_some(),
+                _ => false,
+            };
+            if !ok {
+                return Err(format!("permission '{e}': use user:NAME or role:admin|contributor|reader"));
+            }
+        }
+        if !self.writers.is_empty() && !self.writable {
+            return Err("write permissions need a writable collection (--writable)".into());
         }
         if self.min_confidence.is_some_and(|c| !(0..=100).contains(&c)) {
             return Err("min-confidence must be between 0 and 100".into());
@@ -138,11 +167,17 @@ impl TaxiiBackend {
     }
 
     fn info(c: &CollectionConfig, who: Option<&Principal>) -> Option<CollectionInfo> {
-        let can_read = c.public || who.is_some();
-        if !can_read {
+        let admin = who.is_some_and(|p| p.role == Role::Admin);
+        let can_read =
+            c.public || admin || who.is_some_and(|p| if c.readers.is_empty() { true } else { granted(&c.readers, p) });
+        let can_write = c.writable
+            && who.is_some_and(|p| {
+                admin || if c.writers.is_empty() { p.role >= Role::Contributor } else { granted(&c.writers, p) }
+            });
+        // A collection the caller may neither read nor write stays hidden (404, not 403).
+        if !can_read && !can_write {
             return None;
         }
-        let can_write = c.writable && who.is_some_and(|p| p.role >= Role::Contributor);
         Some(CollectionInfo {
             id: c.id.clone(),
             title: c.title.clone(),
@@ -354,6 +389,34 @@ mod tests {
         for (name, cfg, ok) in cases {
             assert_eq!(cfg.check().is_ok(), ok, "{name}: {:?}", cfg.check());
         }
+    }
+
+    #[test]
+    fn permissions_by_user_and_role() {
+        let p = |name: &str, role| Principal { name: name.into(), role };
+        let (ann, bob, carl, ada) =
+            (p("ann", Role::Reader), p("bob", Role::Reader), p("carl", Role::Contributor), p("ada", Role::Admin));
+        let partners = c(|c| {
+            c.writable = true;
+            c.readers = vec!["user:ann".into(), "role:contributor".into()];
+            c.writers = vec!["user:ann".into()];
+        });
+        assert!(partners.check().is_ok());
+        let view = |who: &Principal| TaxiiBackend::info(&partners, Some(who)).map(|i| (i.can_read, i.can_write));
+        assert_eq!(view(&ann), Some((true, true)), "named reader may read and write");
+        assert_eq!(view(&bob), None, "not listed: hidden");
+        assert_eq!(view(&carl), Some((true, false)), "role:contributor reads; only ann writes");
+        assert_eq!(view(&ada), Some((true, true)), "admins always");
+        let write_only = c(|c| {
+            c.writable = true;
+            c.readers = vec!["role:admin".into()];
+            c.writers = vec!["user:bob".into()];
+        });
+        assert_eq!(TaxiiBackend::info(&write_only, Some(&bob)).map(|i| (i.can_read, i.can_write)), Some((false, true)));
+        for bad in ["alice", "role:root", "user:", "group:x"] {
+            assert!(c(|c| c.readers = vec![bad.into()]).check().is_err(), "{bad}");
+        }
+        assert!(c(|c| c.writers = vec!["user:x".into()]).check().is_err(), "writers need a writable collection");
     }
 
     #[test]
