@@ -321,6 +321,38 @@ fn export_to_a_taxii_collection_and_record_the_outcome() {
         String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(got.len(), 1000);
     assert!(objs.iter().all(|o| got.contains(o)));
+    // Continuous export: the first run sends everything matching, later runs only what is new.
+    let o = cairn(
+        &ours,
+        &[
+            "export-target",
+            "add",
+            "feed",
+            "--api-root",
+            &root,
+            "--collection",
+            inbox.trim(),
+            "--token",
+            token.trim(),
+            "--every",
+            "1h",
+            "--type",
+            "indicator",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cairn(&ours, &["export-target", "run-scheduled", "feed"]);
+    assert_eq!(stdout_json(&o)["sent"], 1000);
+    let more: Vec<Value> = (2000..2005).map(|n| indicator(n, "2024-01-01T00:00:00.000Z")).collect();
+    let f2 = write(dir.path(), "more.json", &bundle(more));
+    assert_eq!(cairn(&ours, &["import", &f2, "--source", "mine"]).status.code(), Some(0));
+    let o = cairn(&ours, &["export-target", "run-scheduled", "feed"]);
+    let rec = stdout_json(&o);
+    assert_eq!((rec["sent"].as_u64(), rec["succeeded"].as_u64()), (Some(5), Some(5)));
+    let o = cairn(&ours, &["export-target", "run-scheduled", "feed"]);
+    assert_eq!(stdout_json(&o)["sent"], 0);
+    let o = cairn(&theirs, &["info", "--json"]);
+    assert_eq!(stdout_json(&o)["stats"]["objects"], 1005);
     // A refused export is recorded as failed, with the server's message, and exits non-zero.
     assert_eq!(add("wrong", "cairn_not_a_token").status.code(), Some(0));
     let o = cairn(&ours, &["export-to", "wrong", "--id", objs[0]["id"].as_str().unwrap()]);

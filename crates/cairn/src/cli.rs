@@ -76,6 +76,8 @@ pub enum ExportTargetCommand {
     Add(Box<ExportTargetArgs>),
     /// List targets, one JSON line each (credentials are not shown).
     List,
+    /// Run a target's scheduled export now: sends what changed since its last run.
+    RunScheduled { name: String },
 }
 
 #[derive(Args, Debug)]
@@ -89,6 +91,20 @@ pub struct ExportTargetArgs {
     pub collection: String,
     #[command(flatten)]
     pub auth: RemoteAuth,
+    /// Export continuously: every this long (1h, 15m…), what changed since the last run
+    /// and matches the filters below; `cairn serve` runs it.
+    #[arg(long)]
+    pub every: Option<String>,
+    #[arg(long = "type", requires = "every")]
+    pub types: Vec<String>,
+    #[arg(long, requires = "every")]
+    pub source: Vec<String>,
+    #[arg(long, requires = "every")]
+    pub tag: Vec<String>,
+    #[arg(long, requires = "every", value_parser = ["white", "clear", "green", "amber", "red"])]
+    pub tlp: Option<String>,
+    #[arg(long, requires = "every", value_parser = clap::value_parser!(i64).range(0..=100))]
+    pub min_confidence: Option<i64>,
 }
 
 #[derive(Args, Debug)]
@@ -527,6 +543,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 api_root: a.api_root,
                 collection: a.collection,
                 auth: a.auth.into_auth(),
+                schedule: a.every.map(|interval| crate::export::ExportSchedule {
+                    interval,
+                    types: a.types,
+                    sources: a.source,
+                    tags: a.tag,
+                    tlp: a.tlp,
+                    min_confidence: a.min_confidence,
+                }),
             };
             crate::export::add_target(store.as_ref(), &t).map_err(anyhow::Error::msg)?;
             eprintln!("export target '{}' added", t.name);
@@ -535,10 +559,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::ExportTarget(ExportTargetCommand::List) => {
             let store = open_store(&data)?;
             for t in crate::export::targets(store.as_ref())? {
-                let line = json!({ "name": t.name, "api_root": t.api_root, "collection": t.collection, "auth": t.auth.kind() });
+                let line = json!({ "name": t.name, "api_root": t.api_root, "collection": t.collection,
+                                   "auth": t.auth.kind(), "schedule": t.schedule });
                 println!("{line}");
             }
             Ok(0)
+        }
+        Command::ExportTarget(ExportTargetCommand::RunScheduled { name }) => {
+            let store = open_store(&data)?;
+            match crate::export::run_schedule(store.as_ref(), &name).map_err(anyhow::Error::msg)? {
+                Some(record) => {
+                    println!("{}", serde_json::to_string(&record)?);
+                    Ok(if record.status == "complete" { 0 } else { 2 })
+                }
+                None => {
+                    println!("{}", json!({ "sent": 0, "note": "nothing changed since the last run" }));
+                    Ok(0)
+                }
+            }
         }
         Command::ExportTo(a) => {
             let store = open_store(&data)?;

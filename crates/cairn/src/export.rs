@@ -25,7 +25,52 @@ pub struct ExportTarget {
     pub collection: String,
     #[serde(default)]
     pub auth: ConnectorAuth,
+    /// Continuous export: what to send and how often (`cairn serve` runs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ExportSchedule>,
 }
+
+/// A saved filter exported every `interval`: each run sends the objects whose current
+/// version is newer than the last run's position, so new and changed objects go out once.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExportSchedule {
+    pub interval: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tlp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_confidence: Option<i64>,
+}
+
+impl ExportSchedule {
+    fn filter(&self) -> Filter {
+        Filter {
+            types: self.types.clone(),
+            sources: self.sources.clone(),
+            tags: self.tags.clone(),
+            tlp_marking: self.tlp.as_deref().and_then(crate::taxii::tlp_marking).map(str::to_string),
+            min_confidence: self.min_confidence,
+            ..Filter::default()
+        }
+    }
+}
+
+/// Where a scheduled export stands between runs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ScheduleState {
+    /// The listing position (a current version's date_added) already sent.
+    pub after: Option<i64>,
+    pub last_run: Option<String>,
+    pub last_export: Option<String>,
+    pub last_error: Option<String>,
+}
+
+const SCHEDULE_STATE: &str = "export-schedule";
 
 /// One object's fate in an export.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -62,6 +107,9 @@ impl ExportTarget {
         reqwest::Url::parse(&self.api_root).map_err(|e| format!("api-root '{}': {e}", self.api_root))?;
         if self.collection.trim().is_empty() {
             return Err("an export target needs a collection id".into());
+        }
+        if let Some(s) = &self.schedule {
+            crate::connector::parse_duration(&s.interval)?;
         }
         Ok(())
     }
@@ -104,6 +152,17 @@ fn now_string() -> String {
 /// the export. Returns the record (whose status may be `failed`), or an error when there is
 /// nothing to export to.
 pub fn export_to(store: &dyn Store, target_name: &str, filter: &Filter) -> Result<ExportRecord, String> {
+    export_from(store, target_name, filter, None).map(|(r, _)| r)
+}
+
+/// `export_to` for objects listed after position `after`; also returns the last position
+/// sent (or `after` when nothing was).
+fn export_from(
+    store: &dyn Store,
+    target_name: &str,
+    filter: &Filter,
+    after: Option<i64>,
+) -> Result<(ExportRecord, Option<i64>), String> {
     let doc = store.doc(TARGET, target_name).map_err(|e| e.to_string())?;
     let Some(target) = doc.and_then(|d| serde_json::from_str::<ExportTarget>(&d).ok()) else {
         return Err(format!("no export target named '{target_name}' (cairn export-target list)"));
@@ -120,7 +179,8 @@ pub fn export_to(store: &dyn Store, target_name: &str, filter: &Filter) -> Resul
         failed: 0,
         objects: Vec::new(),
     };
-    if let Err(e) = push(store, &target, filter, &mut record) {
+    let mut last = after;
+    if let Err(e) = push(store, &target, filter, after, &mut last, &mut record) {
         record.status = "failed".into();
         record.error = Some(e);
     } else if record.failed > 0 {
@@ -130,13 +190,97 @@ pub fn export_to(store: &dyn Store, target_name: &str, filter: &Filter) -> Resul
     store
         .put_doc(RECORD, &record.id, &serde_json::to_string(&record).expect("serialise"))
         .map_err(|e| e.to_string())?;
-    Ok(record)
+    Ok((record, last))
 }
 
-fn push(store: &dyn Store, t: &ExportTarget, filter: &Filter, record: &mut ExportRecord) -> Result<(), String> {
+/// Runs target `name`'s schedule once: sends what changed since the last successful run.
+/// Returns the export record, or `None` when there was nothing new (no record is made).
+/// A failed run keeps the old position, so the next run sends the same objects again.
+pub fn run_schedule(store: &dyn Store, name: &str) -> Result<Option<ExportRecord>, String> {
+    let doc = store.doc(TARGET, name).map_err(|e| e.to_string())?;
+    let target: ExportTarget = doc
+        .and_then(|d| serde_json::from_str(&d).ok())
+        .ok_or_else(|| format!("no export target named '{name}' (cairn export-target list)"))?;
+    let schedule = target.schedule.ok_or_else(|| format!("export target '{name}' has no schedule (--every)"))?;
+    let mut state: ScheduleState = store
+        .doc(SCHEDULE_STATE, name)
+        .map_err(|e| e.to_string())?
+        .and_then(|d| serde_json::from_str(&d).ok())
+        .unwrap_or_default();
+    state.last_run = Some(now_string());
+    let filter = schedule.filter();
+    // Nothing new: no export to record.
+    let pending = store.list(&filter, state.after, 1).map_err(|e| e.to_string())?;
+    let out = if pending.items.is_empty() {
+        None
+    } else {
+        let (record, last) = export_from(store, name, &filter, state.after)?;
+        if record.status == "failed" {
+            state.last_error = record.error.clone();
+        } else {
+            state.after = last;
+            state.last_error = None;
+        }
+        state.last_export = Some(record.id.clone());
+        Some(record)
+    };
+    store
+        .put_doc(SCHEDULE_STATE, name, &serde_json::to_string(&state).expect("serialise"))
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Runs due scheduled exports forever, each on its own blocking thread.
+pub async fn schedule(store: std::sync::Arc<dyn Store>, tick: Duration) {
+    let running: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Default::default();
+    loop {
+        let s = store.clone();
+        let due = tokio::task::spawn_blocking(move || -> cairn_store::Result<Vec<String>> {
+            let mut due = Vec::new();
+            for t in targets(s.as_ref())? {
+                let Some(sched) = &t.schedule else { continue };
+                let Ok(every) = crate::connector::parse_duration(&sched.interval) else { continue };
+                let last = s
+                    .doc(SCHEDULE_STATE, &t.name)?
+                    .and_then(|d| serde_json::from_str::<ScheduleState>(&d).ok())
+                    .and_then(|st| st.last_run)
+                    .and_then(|r| cairn_stix::Timestamp::parse(&r).ok());
+                if last.is_none_or(|l| cairn_store::now_micros() - l.unix_micros() >= every.as_micros() as i64) {
+                    due.push(t.name.clone());
+                }
+            }
+            Ok(due)
+        })
+        .await;
+        if let Ok(Ok(due)) = due {
+            for name in due {
+                if !running.lock().expect("export scheduler").insert(name.clone()) {
+                    continue;
+                }
+                let (s, r) = (store.clone(), running.clone());
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = run_schedule(s.as_ref(), &name) {
+                        tracing::error!("scheduled export {name}: {e}");
+                    }
+                    r.lock().expect("export scheduler").remove(&name);
+                });
+            }
+        }
+        tokio::time::sleep(tick).await;
+    }
+}
+
+fn push(
+    store: &dyn Store,
+    t: &ExportTarget,
+    filter: &Filter,
+    after: Option<i64>,
+    last: &mut Option<i64>,
+    record: &mut ExportRecord,
+) -> Result<(), String> {
     let http = client();
     let url = format!("{}/collections/{}/objects/", t.api_root.trim_end_matches('/'), t.collection);
-    let mut cursor = None;
+    let mut cursor = after;
     loop {
         let page = store.list(filter, cursor, ENVELOPE).map_err(|e| e.to_string())?;
         let objects: Vec<Value> =
@@ -145,6 +289,9 @@ fn push(store: &dyn Store, t: &ExportTarget, filter: &Filter, record: &mut Expor
             let status = post(&http, t, &url, &objects)?;
             record.sent += objects.len() as u64;
             merge_status(record, &objects, &status);
+        }
+        if let Some(v) = page.items.last() {
+            *last = Some(v.seq);
         }
         match page.next {
             Some(n) => cursor = Some(n),

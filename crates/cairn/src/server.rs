@@ -18,6 +18,7 @@ pub fn serve(pipeline: Pipeline, listen: SocketAddr, config: ApiConfig) -> anyho
         eprintln!("cairn listening on http://{addr} (instance {})", state.instance_id);
         // Connectors poll on their own schedule; each poll runs on its own blocking thread.
         tokio::spawn(crate::connector::schedule(state.pipeline.clone(), std::time::Duration::from_secs(15)));
+        tokio::spawn(crate::export::schedule(state.pipeline.store().clone(), std::time::Duration::from_secs(15)));
         axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown()).await?;
         Ok(())
     })

@@ -88,7 +88,10 @@ pub async fn list_targets(State(state): State<SharedState>, caller: Caller) -> R
     let all = blocking(move || crate::export::targets(store.as_ref())).await?;
     let out: Vec<Value> = all
         .iter()
-        .map(|t| json!({ "name": t.name, "api_root": t.api_root, "collection": t.collection, "auth": t.auth.kind() }))
+        .map(|t| {
+            json!({ "name": t.name, "api_root": t.api_root, "collection": t.collection,
+                    "auth": t.auth.kind(), "schedule": t.schedule })
+        })
         .collect();
     Ok(Json(json!({ "targets": out })).into_response())
 }
