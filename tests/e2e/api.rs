@@ -335,4 +335,78 @@ async fn admin_api_collections_and_a_connector_polling_this_server() {
     assert_eq!(h["exports"][0]["ok"], true);
     let v: Value = c.get(&eurl).bearer_auth(&s.reader).send().await.unwrap().json().await.unwrap();
     assert_eq!(v["exports"].as_array().unwrap().len(), 1);
+    // JSON that is not an envelope: 422, as a TAXII error resource.
+    let r = c
+        .post(format!("{}/taxii2/api/collections/{inbox}/objects/", s.base))
+        .bearer_auth(&s.admin)
+        .header("content-type", "application/taxii+json;version=2.1")
+        .body(r#"{"objects": {"not": "a list"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["http_status"], "422");
+}
+
+/// A TAXII server that fails first (500, then 429 with Retry-After) and then answers:
+/// the connector retries, honours the wait, and stores everything once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_retries_5xx_and_honours_429() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let objects: Vec<Value> = (400..403).map(|n| indicator(n, "2024-01-01T00:00:00.000Z")).collect();
+    let body = json!({"more": false, "objects": objects});
+    let app = axum::Router::new().route(
+        "/api/collections/c1/objects/",
+        axum::routing::get(move || {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            let body = body.clone();
+            async move {
+                use axum::response::IntoResponse;
+                match n {
+                    0 => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "try again").into_response(),
+                    1 => {
+                        (axum::http::StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "slow down").into_response()
+                    }
+                    _ => (
+                        [
+                            ("content-type", "application/taxii+json;version=2.1"),
+                            ("x-taxii-date-added-last", "2024-05-01T00:00:00.000000Z"),
+                        ],
+                        body.to_string(),
+                    )
+                        .into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let root = format!("http://{}/api/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let result = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+                .arg("--data")
+                .arg(&data)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let o = run(&["connector", "add", "taxii", "--name", "flaky", "--api-root", &root, "--collection", "c1"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let started = std::time::Instant::now();
+        let o = run(&["connector", "run", "flaky"]);
+        (o, started.elapsed())
+    })
+    .await
+    .unwrap();
+    let (o, took) = result;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let counts: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((counts["received"].as_u64(), counts["created"].as_u64()), (Some(3), Some(3)));
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "one failure, one throttle, one success");
+    assert!(took >= std::time::Duration::from_secs(1), "Retry-After was honoured ({took:?})");
 }

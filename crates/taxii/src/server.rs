@@ -538,9 +538,14 @@ async fn post_objects<B: Backend>(
     let bytes: Bytes = axum::body::to_bytes(body, max as usize).await.map_err(|_| too_large())?;
     let envelope: Value =
         serde_json::from_slice(&bytes).map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
+    // Well-formed JSON that is not an envelope is content the server cannot process: 422.
+    let unprocessable = |d: &str| TaxiiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Unprocessable content", d);
+    if !envelope.is_object() {
+        return Err(unprocessable("the body must be a TAXII envelope: {\"objects\": [...]}"));
+    }
     let objects = match envelope.get("objects") {
         Some(Value::Array(a)) => a.clone(),
-        Some(_) => return Err(bad("'objects' must be an array of STIX objects")),
+        Some(_) => return Err(unprocessable("'objects' must be an array of STIX objects")),
         None => Vec::new(),
     };
     let s2 = s.clone();
