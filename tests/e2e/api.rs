@@ -410,3 +410,66 @@ async fn connector_retries_5xx_and_honours_429() {
     assert_eq!(calls.load(Ordering::SeqCst), 3, "one failure, one throttle, one success");
     assert!(took >= std::time::Duration::from_secs(1), "Retry-After was honoured ({took:?})");
 }
+
+/// The scheduler in `serve`: due connectors poll on their own; a connector stuck retrying
+/// an unreachable server does not hold up another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_connectors_run_independently() {
+    let s = start(ApiConfig::default()).await;
+    let c = reqwest::Client::new();
+    let objs: Vec<Value> = (500..540).map(|n| indicator(n, "2024-01-01T00:00:00.000Z")).collect();
+    let r = c
+        .post(upload_url(&s, "default"))
+        .bearer_auth(&s.admin)
+        .json(&json!({"sourcesystem": "seed", "stixobjects": objs}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{}/api/v1/collections", s.base))
+        .bearer_auth(&s.admin)
+        .json(&json!({"title": "all"}))
+        .send()
+        .await
+        .unwrap();
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    // A second Cairn whose connectors poll the first.
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
+    let conn = |name: &str, root: String| cairn::connector::ConnectorConfig {
+        name: name.into(),
+        api_root: root,
+        collection: id.clone(),
+        auth: cairn::connector::ConnectorAuth::Token { token: s.reader.clone() },
+        lookback: "all".into(),
+        interval: "1h".into(),
+        page_size: 15,
+    };
+    cairn::connector::add(store.as_ref(), &conn("dead", "http://127.0.0.1:9/taxii2/api/".into())).unwrap();
+    cairn::connector::add(store.as_ref(), &conn("live", format!("{}/taxii2/api/", s.base))).unwrap();
+    let task =
+        tokio::spawn(cairn::connector::schedule(Pipeline::new(store.clone()), std::time::Duration::from_millis(100)));
+    let started = std::time::Instant::now();
+    let status = loop {
+        let st = store.clone();
+        let list = tokio::task::spawn_blocking(move || cairn::connector::list(st.as_ref()).unwrap()).await.unwrap();
+        let live = list.iter().find(|(c, _)| c.name == "live").unwrap().1.clone();
+        let dead = list.iter().find(|(c, _)| c.name == "dead").unwrap().1.clone();
+        if live.last_success.is_some() || started.elapsed() > std::time::Duration::from_secs(20) {
+            break (live, dead);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let (live, dead) = status;
+    assert!(live.last_success.is_some(), "the live connector ran: {live:?}");
+    assert_eq!(live.last_counts.created, 40);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "not held up by the dead one: {:?}",
+        started.elapsed()
+    );
+    assert!(dead.last_success.is_none(), "the dead one is still retrying or failed");
+    assert_eq!(store.stats().unwrap().objects, 40);
+    task.abort();
+}
