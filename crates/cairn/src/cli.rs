@@ -479,11 +479,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 description,
                 writable,
                 public,
-                types,
-                sources: source,
-                tags: tag,
-                tlp,
-                min_confidence,
+                select: crate::taxii::SavedFilter { types, sources: source, tags: tag, tlp, min_confidence },
                 readers: read_by,
                 writers: write_by,
             };
@@ -545,11 +541,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 auth: a.auth.into_auth(),
                 schedule: a.every.map(|interval| crate::export::ExportSchedule {
                     interval,
-                    types: a.types,
-                    sources: a.source,
-                    tags: a.tag,
-                    tlp: a.tlp,
-                    min_confidence: a.min_confidence,
+                    select: crate::taxii::SavedFilter {
+                        types: a.types,
+                        sources: a.source,
+                        tags: a.tag,
+                        tlp: a.tlp,
+                        min_confidence: a.min_confidence,
+                    },
                 }),
             };
             crate::export::add_target(store.as_ref(), &t).map_err(anyhow::Error::msg)?;

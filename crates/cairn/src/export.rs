@@ -35,29 +35,8 @@ pub struct ExportTarget {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ExportSchedule {
     pub interval: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub types: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sources: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tlp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_confidence: Option<i64>,
-}
-
-impl ExportSchedule {
-    fn filter(&self) -> Filter {
-        Filter {
-            types: self.types.clone(),
-            sources: self.sources.clone(),
-            tags: self.tags.clone(),
-            tlp_marking: self.tlp.as_deref().and_then(crate::taxii::tlp_marking).map(str::to_string),
-            min_confidence: self.min_confidence,
-            ..Filter::default()
-        }
-    }
+    #[serde(flatten)]
+    pub select: crate::taxii::SavedFilter,
 }
 
 /// Where a scheduled export stands between runs.
@@ -110,6 +89,7 @@ impl ExportTarget {
         }
         if let Some(s) = &self.schedule {
             crate::connector::parse_duration(&s.interval)?;
+            s.select.check()?;
         }
         Ok(())
     }
@@ -208,7 +188,7 @@ pub fn run_schedule(store: &dyn Store, name: &str) -> Result<Option<ExportRecord
         .and_then(|d| serde_json::from_str(&d).ok())
         .unwrap_or_default();
     state.last_run = Some(now_string());
-    let filter = schedule.filter();
+    let filter = schedule.select.to_filter();
     // Nothing new: no export to record.
     let pending = store.list(&filter, state.after, 1).map_err(|e| e.to_string())?;
     let out = if pending.items.is_empty() {

@@ -30,6 +30,51 @@ pub fn tlp_marking(level: &str) -> Option<&'static str> {
     })
 }
 
+/// A saved selection of intelligence: what a read collection serves and what a scheduled
+/// export sends. Every field narrows; empty means "no restriction".
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SavedFilter {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tlp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_confidence: Option<i64>,
+}
+
+impl SavedFilter {
+    pub fn is_empty(&self) -> bool {
+        *self == SavedFilter::default()
+    }
+
+    /// Checks the values; the error says what to change.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(t) = &self.tlp {
+            tlp_marking(t).ok_or_else(|| format!("unknown TLP level '{t}': use white, green, amber or red"))?;
+        }
+        if self.min_confidence.is_some_and(|c| !(0..=100).contains(&c)) {
+            return Err("min-confidence must be between 0 and 100".into());
+        }
+        Ok(())
+    }
+
+    /// The store filter for the current versions this selects.
+    pub fn to_filter(&self) -> Filter {
+        Filter {
+            types: self.types.clone(),
+            sources: self.sources.clone(),
+            tags: self.tags.clone(),
+            tlp_marking: self.tlp.as_deref().and_then(tlp_marking).map(str::to_string),
+            min_confidence: self.min_confidence,
+            ..Filter::default()
+        }
+    }
+}
+
 /// A collection's definition, stored as a document.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CollectionConfig {
@@ -43,16 +88,9 @@ pub struct CollectionConfig {
     /// Readable without credentials.
     #[serde(default)]
     pub public: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub types: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sources: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tlp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_confidence: Option<i64>,
+    /// What a read collection serves.
+    #[serde(flatten)]
+    pub select: SavedFilter,
     /// Who may read: `user:NAME` or `role:ROLE` (that role or above). Empty: every
     /// authenticated user.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -83,9 +121,7 @@ impl CollectionConfig {
         if self.title.trim().is_empty() {
             return Err("a collection needs a title".into());
         }
-        if let Some(t) = &self.tlp {
-            tlp_marking(t).ok_or_else(|| format!("unknown TLP level '{t}': use white, green, amber or red"))?;
-        }
+        self.select.check()?;
         for e in self.readers.iter().chain(&self.writers) {
             let ok = match e.split_once(':') {
                 Some(("user", n)) => !n.is_empty(),
@@ -99,15 +135,7 @@ impl CollectionConfig {
         if !self.writers.is_empty() && !self.writable {
             return Err("write permissions need a writable collection (--writable)".into());
         }
-        if self.min_confidence.is_some_and(|c| !(0..=100).contains(&c)) {
-            return Err("min-confidence must be between 0 and 100".into());
-        }
-        let filters = !self.types.is_empty()
-            || !self.sources.is_empty()
-            || !self.tags.is_empty()
-            || self.tlp.is_some()
-            || self.min_confidence.is_some();
-        if self.writable && filters {
+        if self.writable && !self.select.is_empty() {
             return Err("a writable collection holds what is POSTed to it; it takes no filters".into());
         }
         Ok(())
@@ -118,14 +146,7 @@ impl CollectionConfig {
         if self.writable {
             return Filter { sources: vec![self.source_name()], ..Filter::default() };
         }
-        Filter {
-            types: self.types.clone(),
-            sources: self.sources.clone(),
-            tags: self.tags.clone(),
-            tlp_marking: self.tlp.as_deref().and_then(tlp_marking).map(str::to_string),
-            min_confidence: self.min_confidence,
-            ..Filter::default()
-        }
+        self.select.to_filter()
     }
 }
 
@@ -367,21 +388,21 @@ mod tests {
             (
                 "filters",
                 c(|c| {
-                    c.types = vec!["indicator".into()];
-                    c.tlp = Some("amber".into());
-                    c.min_confidence = Some(50)
+                    c.select.types = vec!["indicator".into()];
+                    c.select.tlp = Some("amber".into());
+                    c.select.min_confidence = Some(50)
                 }),
                 true,
             ),
             ("bad id", c(|c| c.id = "inbox".into()), false),
             ("no title", c(|c| c.title = " ".into()), false),
-            ("bad tlp", c(|c| c.tlp = Some("purple".into())), false),
-            ("confidence range", c(|c| c.min_confidence = Some(101)), false),
+            ("bad tlp", c(|c| c.select.tlp = Some("purple".into())), false),
+            ("confidence range", c(|c| c.select.min_confidence = Some(101)), false),
             (
                 "writable with filters",
                 c(|c| {
                     c.writable = true;
-                    c.tags = vec!["x".into()]
+                    c.select.tags = vec!["x".into()]
                 }),
                 false,
             ),
