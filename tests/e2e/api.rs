@@ -473,3 +473,51 @@ async fn scheduled_connectors_run_independently() {
     assert_eq!(store.stats().unwrap().objects, 40);
     task.abort();
 }
+
+/// The export scheduler in `serve`: a target with a schedule is exported without anyone
+/// asking, and its state records the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_exports_run_on_their_own() {
+    let s = start(ApiConfig::default()).await;
+    let c = reqwest::Client::new();
+    let r = c
+        .post(format!("{}/api/v1/collections", s.base))
+        .bearer_auth(&s.admin)
+        .json(&json!({"title": "inbox", "writable": true}))
+        .send()
+        .await
+        .unwrap();
+    let inbox = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    // Our side: a store with objects and a scheduled target pointing at the server's inbox.
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
+    let objs: Vec<Value> = (600..625).map(|n| indicator(n, "2024-01-01T00:00:00.000Z")).collect();
+    let pipeline = Pipeline::new(store.clone());
+    let src = cairn_store::Source::new(cairn_store::SourceKind::File, "mine");
+    tokio::task::spawn_blocking(move || pipeline.ingest_values(&src, objs).unwrap()).await.unwrap();
+    let target = cairn::export::ExportTarget {
+        name: "push".into(),
+        api_root: format!("{}/taxii2/api/", s.base),
+        collection: inbox.clone(),
+        auth: cairn::connector::ConnectorAuth::Token { token: s.admin.clone() },
+        schedule: Some(cairn::export::ExportSchedule { interval: "1h".into(), ..Default::default() }),
+    };
+    cairn::export::add_target(store.as_ref(), &target).unwrap();
+    let task = tokio::spawn(cairn::export::schedule(store.clone(), std::time::Duration::from_millis(100)));
+    let url = format!("{}/taxii2/api/collections/{inbox}/objects/", s.base);
+    let started = std::time::Instant::now();
+    let got = loop {
+        let v: Value = c.get(&url).bearer_auth(&s.reader).send().await.unwrap().json().await.unwrap();
+        let n = v.get("objects").and_then(Value::as_array).map_or(0, Vec::len);
+        if n == 25 || started.elapsed() > std::time::Duration::from_secs(15) {
+            break n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    task.abort();
+    assert_eq!(got, 25, "the scheduled export delivered everything");
+    let st = store.clone();
+    let records = tokio::task::spawn_blocking(move || cairn::export::records(st.as_ref()).unwrap()).await.unwrap();
+    assert_eq!(records.len(), 1, "one run, within the interval");
+    assert_eq!(records[0].succeeded, 25);
+}
