@@ -439,37 +439,20 @@ fn poll(pipeline: &Pipeline, c: &ConnectorConfig, st: &mut ConnectorState, n: &m
     Ok(())
 }
 
-/// Runs due connectors forever, each on its own blocking thread: a slow or failing one
-/// never holds up another. New connectors are picked up within `tick`.
+/// Runs due connectors forever (see [`crate::scheduler`]).
 pub async fn schedule(pipeline: Pipeline, tick: Duration) {
-    let running: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Default::default();
-    loop {
-        let connectors = {
-            let p = pipeline.clone();
-            tokio::task::spawn_blocking(move || list(p.store().as_ref())).await
-        };
-        if let Ok(Ok(connectors)) = connectors {
-            for (c, s) in connectors {
-                let Ok(interval) = parse_duration(&c.interval) else { continue };
-                let due = s
-                    .last_poll
-                    .as_deref()
-                    .and_then(|t| cairn_stix::Timestamp::parse(t).ok())
-                    .is_none_or(|t| cairn_store::now_micros() - t.unix_micros() >= interval.as_micros() as i64);
-                if !due || !running.lock().expect("scheduler").insert(c.name.clone()) {
-                    continue;
-                }
-                let (p, r) = (pipeline.clone(), running.clone());
-                tokio::task::spawn_blocking(move || {
-                    if let Err(e) = run(&p, &c.name, None) {
-                        tracing::error!("connector {}: {e}", c.name);
-                    }
-                    r.lock().expect("scheduler").remove(&c.name);
-                });
-            }
-        }
-        tokio::time::sleep(tick).await;
-    }
+    let p = pipeline.clone();
+    let due_jobs = move || -> Result<Vec<String>, String> {
+        let all = list(p.store().as_ref()).map_err(|e| e.to_string())?;
+        Ok(all
+            .into_iter()
+            .filter(|(c, s)| {
+                parse_duration(&c.interval).is_ok_and(|every| crate::scheduler::due(s.last_poll.as_deref(), every))
+            })
+            .map(|(c, _)| c.name)
+            .collect())
+    };
+    crate::scheduler::run_forever("connector", tick, due_jobs, move |name| run(&pipeline, name, None).map(|_| ())).await
 }
 
 #[cfg(test)]

@@ -210,44 +210,28 @@ pub fn run_schedule(store: &dyn Store, name: &str) -> Result<Option<ExportRecord
     Ok(out)
 }
 
-/// Runs due scheduled exports forever, each on its own blocking thread.
+/// Runs due scheduled exports forever (see [`crate::scheduler`]).
 pub async fn schedule(store: std::sync::Arc<dyn Store>, tick: Duration) {
-    let running: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Default::default();
-    loop {
-        let s = store.clone();
-        let due = tokio::task::spawn_blocking(move || -> cairn_store::Result<Vec<String>> {
-            let mut due = Vec::new();
-            for t in targets(s.as_ref())? {
-                let Some(sched) = &t.schedule else { continue };
-                let Ok(every) = crate::connector::parse_duration(&sched.interval) else { continue };
-                let last = s
-                    .doc(SCHEDULE_STATE, &t.name)?
-                    .and_then(|d| serde_json::from_str::<ScheduleState>(&d).ok())
-                    .and_then(|st| st.last_run)
-                    .and_then(|r| cairn_stix::Timestamp::parse(&r).ok());
-                if last.is_none_or(|l| cairn_store::now_micros() - l.unix_micros() >= every.as_micros() as i64) {
-                    due.push(t.name.clone());
-                }
-            }
-            Ok(due)
-        })
-        .await;
-        if let Ok(Ok(due)) = due {
-            for name in due {
-                if !running.lock().expect("export scheduler").insert(name.clone()) {
-                    continue;
-                }
-                let (s, r) = (store.clone(), running.clone());
-                tokio::task::spawn_blocking(move || {
-                    if let Err(e) = run_schedule(s.as_ref(), &name) {
-                        tracing::error!("scheduled export {name}: {e}");
-                    }
-                    r.lock().expect("export scheduler").remove(&name);
-                });
+    let s = store.clone();
+    let due_jobs = move || -> Result<Vec<String>, String> {
+        let mut due = Vec::new();
+        for t in targets(s.as_ref()).map_err(|e| e.to_string())? {
+            let Some(every) = t.schedule.as_ref().and_then(|x| crate::connector::parse_duration(&x.interval).ok())
+            else {
+                continue;
+            };
+            let state: Option<ScheduleState> =
+                s.doc(SCHEDULE_STATE, &t.name).map_err(|e| e.to_string())?.and_then(|d| serde_json::from_str(&d).ok());
+            if crate::scheduler::due(state.and_then(|st| st.last_run).as_deref(), every) {
+                due.push(t.name);
             }
         }
-        tokio::time::sleep(tick).await;
-    }
+        Ok(due)
+    };
+    crate::scheduler::run_forever("scheduled export", tick, due_jobs, move |name| {
+        run_schedule(store.as_ref(), name).map(|_| ())
+    })
+    .await
 }
 
 fn push(

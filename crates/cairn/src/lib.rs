@@ -13,5 +13,6 @@ pub mod connector;
 pub mod export;
 pub mod ingest;
 pub mod pattern_cli;
+pub mod scheduler;
 pub mod server;
 pub mod taxii;

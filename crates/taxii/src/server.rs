@@ -404,6 +404,26 @@ const OBJECT_FILTERS: &[&str] =
 const OBJECT_BY_ID_FILTERS: &[&str] = &["added_after", "limit", "next", "match[version]", "match[spec_version]"];
 const VERSIONS_FILTERS: &[&str] = &["added_after", "limit", "next", "match[spec_version]"];
 
+/// The common start of every read: Accept checked, caller known, filters parsed, the
+/// collection readable by the caller.
+async fn read_request<B: Backend>(
+    s: &Arc<Shared<B>>,
+    id: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    allow: &[&str],
+) -> Result<ObjectQuery> {
+    check_accept(headers)?;
+    let who = caller(s, headers).await?;
+    let q = parse_query(query, allow)?;
+    readable(s, id, &who, false).await?;
+    Ok(q)
+}
+
+fn no_object(oid: &str, id: &str) -> TaxiiError {
+    TaxiiError::new(StatusCode::NOT_FOUND, "Not found", format!("no object {oid} in collection {id}"))
+}
+
 async fn page<B: Backend>(s: &Arc<Shared<B>>, collection: String, q: ObjectQuery) -> Result<Page> {
     let s = s.clone();
     blocking(move || Ok(s.backend.objects(&collection, &q)?)).await
@@ -430,10 +450,7 @@ async fn get_objects<B: Backend>(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
-    check_accept(&headers)?;
-    let who = caller(&s, &headers).await?;
-    let q = parse_query(query.as_deref(), OBJECT_FILTERS)?;
-    readable(&s, &id, &who, false).await?;
+    let q = read_request(&s, &id, &headers, query.as_deref(), OBJECT_FILTERS).await?;
     Ok(envelope(page(&s, id, q).await?))
 }
 
@@ -443,14 +460,11 @@ async fn get_object<B: Backend>(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
-    check_accept(&headers)?;
-    let who = caller(&s, &headers).await?;
-    let mut q = parse_query(query.as_deref(), OBJECT_BY_ID_FILTERS)?;
-    readable(&s, &id, &who, false).await?;
+    let mut q = read_request(&s, &id, &headers, query.as_deref(), OBJECT_BY_ID_FILTERS).await?;
     q.ids = vec![oid.clone()];
     let p = page(&s, id.clone(), q).await?;
     if p.items.is_empty() {
-        return Err(TaxiiError::new(StatusCode::NOT_FOUND, "Not found", format!("no object {oid} in collection {id}")));
+        return Err(no_object(&oid, &id));
     }
     Ok(envelope(p))
 }
@@ -461,10 +475,7 @@ async fn manifest<B: Backend>(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
-    check_accept(&headers)?;
-    let who = caller(&s, &headers).await?;
-    let q = parse_query(query.as_deref(), OBJECT_FILTERS)?;
-    readable(&s, &id, &who, false).await?;
+    let q = read_request(&s, &id, &headers, query.as_deref(), OBJECT_FILTERS).await?;
     let p = page(&s, id, q).await?;
     let d = dates(&p);
     let next = next_of(&p);
@@ -487,15 +498,12 @@ async fn versions<B: Backend>(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
-    check_accept(&headers)?;
-    let who = caller(&s, &headers).await?;
-    let mut q = parse_query(query.as_deref(), VERSIONS_FILTERS)?;
-    readable(&s, &id, &who, false).await?;
+    let mut q = read_request(&s, &id, &headers, query.as_deref(), VERSIONS_FILTERS).await?;
     q.ids = vec![oid.clone()];
     q.versions = VersionMatch::All;
     let p = page(&s, id.clone(), q).await?;
     if p.items.is_empty() {
-        return Err(TaxiiError::new(StatusCode::NOT_FOUND, "Not found", format!("no object {oid} in collection {id}")));
+        return Err(no_object(&oid, &id));
     }
     let d = dates(&p);
     let next = next_of(&p);
@@ -571,7 +579,7 @@ async fn delete_object<B: Backend>(
             .body(Body::empty())
             .expect("valid response"))
     } else {
-        Err(TaxiiError::new(StatusCode::NOT_FOUND, "Not found", format!("no object {oid} in collection {id}")))
+        Err(no_object(&oid, &id))
     }
 }
 

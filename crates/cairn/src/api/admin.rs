@@ -11,6 +11,17 @@ use crate::auth::Role;
 use crate::connector::{self, ConnectorConfig};
 use crate::taxii::{self, CollectionConfig};
 
+/// Runs a blocking operation whose error is the caller's to fix (answered with `status`).
+async fn blocking_or<T: Send + 'static>(
+    status: StatusCode,
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::new(status, e))
+}
+
 pub async fn list_collections(State(state): State<SharedState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     let store = state.pipeline.store().clone();
@@ -32,10 +43,7 @@ pub async fn create_collection(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not a collection definition: {e}")))?;
     let store = state.pipeline.store().clone();
     let created = c.clone();
-    let r = tokio::task::spawn_blocking(move || taxii::create_collection(store.as_ref(), &c))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    r.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    blocking_or(StatusCode::BAD_REQUEST, move || taxii::create_collection(store.as_ref(), &c)).await?;
     Ok((StatusCode::CREATED, Json(json!(created))).into_response())
 }
 
@@ -57,10 +65,7 @@ pub async fn add_connector(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not a connector definition: {e}")))?;
     let store = state.pipeline.store().clone();
     let name = c.name.clone();
-    let r = tokio::task::spawn_blocking(move || connector::add(store.as_ref(), &c))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    r.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    blocking_or(StatusCode::BAD_REQUEST, move || connector::add(store.as_ref(), &c)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "name": name }))).into_response())
 }
 
@@ -106,10 +111,7 @@ pub async fn add_target(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not an export target: {e}")))?;
     let store = state.pipeline.store().clone();
     let name = t.name.clone();
-    let r = tokio::task::spawn_blocking(move || crate::export::add_target(store.as_ref(), &t))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    r.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    blocking_or(StatusCode::BAD_REQUEST, move || crate::export::add_target(store.as_ref(), &t)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "name": name }))).into_response())
 }
 
@@ -140,10 +142,8 @@ pub async fn run_export(
         ..cairn_store::Filter::default()
     };
     let store = state.pipeline.store().clone();
-    let r = tokio::task::spawn_blocking(move || crate::export::export_to(store.as_ref(), &target, &filter))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let record = r.map_err(|e| ApiError::new(StatusCode::NOT_FOUND, e))?;
+    let record =
+        blocking_or(StatusCode::NOT_FOUND, move || crate::export::export_to(store.as_ref(), &target, &filter)).await?;
     Ok(Json(json!(record)).into_response())
 }
 
