@@ -49,6 +49,7 @@
 pub mod ast;
 mod checks;
 pub mod error;
+pub mod index;
 mod lexer;
 pub mod matcher;
 mod observables;

@@ -283,18 +283,7 @@ fn test(c: &Comparison) -> Result<Test, MatchError> {
         }
         ComparisonOp::Like(s) => {
             let s: String = s.nfc().collect();
-            let mut re = String::from(r"\A");
-            for ch in s.chars() {
-                match ch {
-                    '%' => re.push_str(r"[^\n]*"),
-                    '_' => re.push_str(r"[^\n]"),
-                    // A lone surrogate cannot be in a Rust string; everything else is a literal.
-                    ch => re.push_str(&format!("\\x{{{:X}}}", u32::from(ch))),
-                }
-            }
-            // `$` ends the reference's LIKE regex: the end, or before a final newline.
-            re.push_str(r"\n?\z");
-            let re = build(&re).map_err(|e| MatchError::Pattern(format!("LIKE '{s}': {e}")))?;
+            let re = build(&like_regex(&s)).map_err(|e| MatchError::Pattern(format!("LIKE '{s}': {e}")))?;
             let binary = s.chars().all(|c| u32::from(c) < 256);
             (Pred::Like { re, binary, negated }, has_bytes && binary)
         }
@@ -417,6 +406,34 @@ pub(crate) struct Variants<R> {
     final_newline: OnceLock<R>,
     /// For the empty subject, where Python's `\B` never matches.
     empty: OnceLock<R>,
+}
+
+/// The reference's regular expression for `LIKE` (of an NFC-normalised pattern), in
+/// `regex` syntax; it is exact for NFC-normalised subjects.
+pub(crate) fn like_regex(s: &str) -> String {
+    let mut re = String::from(r"\A");
+    for ch in s.chars() {
+        match ch {
+            '%' => re.push_str(r"[^\n]*"),
+            '_' => re.push_str(r"[^\n]"),
+            // A lone surrogate cannot be in a Rust string; everything else is a literal.
+            ch => re.push_str(&format!("\\x{{{:X}}}", u32::from(ch))),
+        }
+    }
+    // `$` ends the reference's LIKE regex: the end, or before a final newline.
+    re.push_str(r"\n?\z");
+    re
+}
+
+/// The regular expression (in `regex` syntax) that `LIKE` (`like`) or `MATCHES` with
+/// pattern `s` applies to a text subject; exact for NFC-normalised subjects that are not
+/// empty and do not end in a newline. `None` when the pattern cannot be matched here.
+pub(crate) fn text_regex(like: bool, s: &str) -> Option<String> {
+    let s: String = s.nfc().collect();
+    if like {
+        return Some(like_regex(&s));
+    }
+    pyre::translate(&s, Mode::Str).ok().map(|t| t.variant(Dollar::Plain, false))
 }
 
 pub(crate) trait CompiledRegex: Sized {

@@ -55,6 +55,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+pub(crate) use compile::text_regex;
 pub use input::Observations;
 
 use crate::{Pattern, Version};

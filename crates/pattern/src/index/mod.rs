@@ -1,0 +1,764 @@
+//! The indicator index: which of many indicators an event matches, fast.
+//!
+//! Every pattern is analysed once, on insertion:
+//! - **Simple**: one positive equality (`[ipv4-addr:value = '198.51.100.7']`), the bulk
+//!   of real feeds. It lives as one entry of a hash table keyed by (path, value); a hit
+//!   is a match, nothing is evaluated.
+//! - **Direct**: an `OR` of equalities and networks without qualifiers (`[a = 'x' OR
+//!   a = 'y']`, `[ipv4-addr:value ISSUBSET '10.0.0.0/8']`): each is a key; any hit is a
+//!   match.
+//! - **Rich** (everything else): compiled with the [`Matcher`], and indexed by its
+//!   *triggers*, a set of comparisons one of which must hold for any match (one side of
+//!   an `AND`, every side of an `OR`). An event that hits a trigger is a candidate and is
+//!   evaluated in full. Triggers are equality keys, networks and `LIKE`/`MATCHES` regular
+//!   expressions (kept per path in [`regex::RegexSet`] chunks of [`CHUNK`]); a pattern
+//!   with no trigger at all (`[file:size > 10]`) is evaluated against every event.
+//!
+//! Networks (CIDR values, `ISSUBSET`) are keys too: for each prefix length present on a
+//! path, an address is masked and probed, so a lookup costs one probe per distinct
+//! prefix length (a handful in practice) instead of a walk down a trie.
+//!
+//! Key design decision: one open-addressing table ([`hashbrown::HashTable`]) holds every
+//! key of every path, each entry pointing at its indicators, and slots hold only what
+//! removal needs (the path and the key's hash) — not the key again, not the pattern.
+//! That is what keeps a simple indicator near 150 bytes, and makes every change
+//! (insert, replace, remove, expire) a few probes: nothing is ever rebuilt but the one
+//! regex chunk a change touched, and that lazily ([`IndicatorIndex::refresh`]).
+//!
+//! Comparisons follow the matcher, with the normalisation analysts expect of detection:
+//! addresses compare as addresses (so a CIDR value `ipv4-addr:value = '10.0.0.0/8'` is
+//! a network), domain names, e-mail addresses and hashes case-insensitively ([`key`]).
+//! Rich patterns are normalised the same way before they are compiled, so both paths
+//! agree. An event matches an indicator only if the event's time lies in the
+//! indicator's validity, `valid_from <= t < valid_until`.
+
+mod event;
+mod key;
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+pub use event::{format_time, Event, FieldValue, Target};
+pub use key::KeyKind;
+
+use crate::ast::{Comparison, ComparisonExpr, ComparisonOp, Literal, ObservationExpr, Pattern};
+use crate::matcher::{text_regex, MatchError, Matcher, Observations};
+use crate::Version;
+
+/// Regular expressions per compiled set: a change recompiles one chunk of this many.
+pub const CHUNK: usize = 64;
+
+/// Set in [`EqEntry::hits`] when it indexes [`IndicatorIndex::multi`] instead of naming
+/// one slot.
+const MULTI: u32 = 1 << 31;
+
+/// A match of one indicator by one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The indicator's slot: [`IndicatorIndex::get`] gives its id and metadata.
+    pub slot: u32,
+    /// The comparison that matched, as Sentinel's `ObservableKey` / `ObservableValue`
+    /// (for compound patterns: the trigger that made the pattern a candidate, else its
+    /// first equality; empty when it has none). Values are normalised (addresses
+    /// canonical, hashes and domain names lower case).
+    pub key: String,
+    pub value: String,
+}
+
+/// An indexed indicator.
+#[derive(Debug)]
+pub struct Entry<M> {
+    /// The UUID of `indicator--<uuid>`.
+    pub id: u128,
+    /// Microseconds since the Unix epoch.
+    pub valid_from: i64,
+    /// Microseconds since the Unix epoch; `i64::MAX` for none.
+    pub valid_until: i64,
+    pub meta: M,
+    plan: Plan,
+}
+
+#[derive(Debug)]
+enum Plan {
+    Free,
+    /// One equality key: the entry in `eq` with this path and hash.
+    Simple {
+        path: u32,
+        hash: u64,
+    },
+    Rich(Box<Rich>),
+}
+
+struct Rich {
+    /// `None` for direct patterns (any key hit is a match).
+    matcher: Option<Matcher>,
+    keys: Vec<(u32, u64)>,
+    regexes: Vec<(u32, u32, u32)>,
+    /// In `scan` (no trigger).
+    scan: bool,
+    /// The first equality, for reports of matches found by scanning or by regex.
+    first: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Rich {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rich").field("keys", &self.keys.len()).field("scan", &self.scan).finish_non_exhaustive()
+    }
+}
+
+struct EqEntry {
+    key: Box<[u8]>,
+    path: u32,
+    hits: u32,
+}
+
+struct PathInfo {
+    text: String,
+    /// Prefix lengths of networks on this path, with how many keys use each.
+    nets: Vec<(u8, u8, u32)>,
+    regex: Option<RegexGroup>,
+}
+
+#[derive(Default)]
+struct RegexGroup {
+    chunks: Vec<Chunk>,
+}
+
+#[derive(Default)]
+struct Chunk {
+    sources: Vec<String>,
+    /// The slot of each source; `u32::MAX` once removed.
+    slots: Vec<u32>,
+    /// `None` until [`IndicatorIndex::refresh`] compiles it (or when it cannot be
+    /// compiled): every live slot of the chunk is then a candidate.
+    set: Option<regex::RegexSet>,
+}
+
+/// The index. `M` is the caller's metadata per indicator (confidence, tags, source…).
+pub struct IndicatorIndex<M> {
+    slots: Vec<Entry<M>>,
+    free: Vec<u32>,
+    ids: HashTable<u32>,
+    paths: Vec<PathInfo>,
+    path_ids: HashMap<String, u32>,
+    eq: HashTable<EqEntry>,
+    multi: Vec<Vec<u32>>,
+    multi_free: Vec<u32>,
+    scan: Vec<u32>,
+    hasher: DefaultHashBuilder,
+    live: usize,
+}
+
+impl<M> Default for IndicatorIndex<M> {
+    fn default() -> Self {
+        IndicatorIndex {
+            slots: Vec::new(),
+            free: Vec::new(),
+            ids: HashTable::new(),
+            paths: Vec::new(),
+            path_ids: HashMap::new(),
+            eq: HashTable::new(),
+            multi: Vec::new(),
+            multi_free: Vec::new(),
+            scan: Vec::new(),
+            hasher: DefaultHashBuilder::default(),
+            live: 0,
+        }
+    }
+}
+
+/// A rich indicator to evaluate: its slot, and the key (path, bytes) that made it one.
+type Candidate = (u32, Option<(u32, Vec<u8>)>);
+
+/// What must hold for a pattern to match (one of these atoms).
+enum Atom {
+    Key { path: String, key: Vec<u8> },
+    Regex { path: String, source: String },
+}
+
+impl<M> IndicatorIndex<M> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many indicators are indexed.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// An indexed indicator by slot (from [`Found::slot`]).
+    pub fn get(&self, slot: u32) -> Option<&Entry<M>> {
+        self.slots.get(slot as usize).filter(|e| !matches!(e.plan, Plan::Free))
+    }
+
+    /// The slot of an indicator.
+    pub fn slot_of(&self, id: u128) -> Option<u32> {
+        let h = self.hasher.hash_one(id);
+        self.ids.find(h, |&s| self.slots[s as usize].id == id).copied()
+    }
+
+    /// Adds an indicator, replacing what was indexed under the same id. Fails (and
+    /// changes nothing but removing the old entry) when the matcher cannot use the
+    /// pattern at all (see [`Matcher::new`]).
+    pub fn insert(
+        &mut self,
+        id: u128,
+        pattern: &Pattern,
+        valid_from: i64,
+        valid_until: i64,
+        meta: M,
+    ) -> Result<u32, MatchError> {
+        self.remove(id);
+        let planned = self.plan(pattern)?;
+        let entry = Entry { id, valid_from, valid_until, meta, plan: Plan::Free };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = entry;
+                s
+            }
+            None => {
+                self.slots.push(entry);
+                u32::try_from(self.slots.len() - 1).ok().filter(|s| s & MULTI == 0).expect("fewer than 2^31 indicators")
+            }
+        };
+        let plan = self.attach(slot, planned);
+        self.slots[slot as usize].plan = plan;
+        let h = self.hasher.hash_one(id);
+        let slots = &self.slots;
+        self.ids.insert_unique(h, slot, |&s| self.hasher.hash_one(slots[s as usize].id));
+        self.live += 1;
+        Ok(slot)
+    }
+
+    /// Sets the metadata of an indexed indicator.
+    pub fn set_meta(&mut self, slot: u32, meta: M) {
+        self.slots[slot as usize].meta = meta;
+    }
+
+    /// Removes an indicator; false when it was not indexed.
+    pub fn remove(&mut self, id: u128) -> bool {
+        let h = self.hasher.hash_one(id);
+        let slots = &self.slots;
+        let Ok(found) = self.ids.find_entry(h, |&s| slots[s as usize].id == id) else { return false };
+        let (slot, _) = found.remove();
+        let plan = std::mem::replace(&mut self.slots[slot as usize].plan, Plan::Free);
+        match plan {
+            Plan::Free => unreachable!("the id table names live slots only"),
+            Plan::Simple { path, hash } => self.detach_key(slot, path, hash),
+            Plan::Rich(rich) => {
+                for &(path, hash) in &rich.keys {
+                    self.detach_key(slot, path, hash);
+                }
+                for &(path, chunk, pos) in &rich.regexes {
+                    let group = self.paths[path as usize].regex.as_mut().expect("a regex group");
+                    let c = &mut group.chunks[chunk as usize];
+                    c.slots[pos as usize] = u32::MAX;
+                    if c.slots.iter().all(|&s| s == u32::MAX) {
+                        *c = Chunk::default();
+                    }
+                }
+                if rich.scan {
+                    self.scan.retain(|&s| s != slot);
+                }
+            }
+        }
+        self.slots[slot as usize].id = 0;
+        self.free.push(slot);
+        self.live -= 1;
+        true
+    }
+
+    /// Removes every indicator whose validity ended at or before `now` (µs); returns
+    /// how many.
+    pub fn expire(&mut self, now: i64) -> usize {
+        let ids: Vec<u128> =
+            self.slots.iter().filter(|e| !matches!(e.plan, Plan::Free) && e.valid_until <= now).map(|e| e.id).collect();
+        for id in &ids {
+            self.remove(*id);
+        }
+        ids.len()
+    }
+
+    /// Compiles the regular-expression chunks changed since the last call. Lookups are
+    /// correct without it (an uncompiled chunk's indicators are all evaluated), only
+    /// slower; call it after a batch of changes.
+    pub fn refresh(&mut self) {
+        for p in &mut self.paths {
+            let Some(group) = &mut p.regex else { continue };
+            for c in &mut group.chunks {
+                if c.set.is_none() && c.slots.iter().any(|&s| s != u32::MAX) {
+                    c.set = regex::RegexSetBuilder::new(&c.sources).size_limit(1 << 24).build().ok();
+                }
+            }
+        }
+    }
+
+    /// The indicators `event` matches, each once, appended to `out`. Full evaluations
+    /// that fail (a value the pattern cannot compare, see [`MatchError`]) count as no
+    /// match, as for the reference matcher's callers.
+    pub fn find(&self, event: &Event<'_>, out: &mut Vec<Found>) {
+        let start = out.len();
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut key = Vec::with_capacity(64);
+        for (target, value) in &event.fields {
+            let alias = target.referenced_type(value);
+            let lookups = [Some((target.text.as_str(), target.kind)), alias.map(|t| (alias_path(t), KeyKind::Ip))];
+            for (path_text, kind) in lookups.into_iter().flatten() {
+                let Some(&path) = self.path_ids.get(path_text) else { continue };
+                key.clear();
+                let ip = match value {
+                    FieldValue::Str(s) => {
+                        key::text_key(kind, s, &mut key);
+                        if kind == KeyKind::Ip {
+                            s.parse::<std::net::IpAddr>().ok()
+                        } else {
+                            None
+                        }
+                    }
+                    FieldValue::Int(i) => {
+                        key::int_key(i128::from(*i), &mut key);
+                        None
+                    }
+                    FieldValue::Bool(b) => {
+                        key::bool_key(*b, &mut key);
+                        None
+                    }
+                    FieldValue::Float(_) => None,
+                };
+                if !key.is_empty() {
+                    self.probe(path, &key, event.time, start, out, &mut candidates);
+                }
+                let info = &self.paths[path as usize];
+                if let Some(ip) = ip {
+                    let fam = if ip.is_ipv4() { key::TAG_NET4 } else { key::TAG_NET6 };
+                    for &(tag, len, _) in &info.nets {
+                        if tag == fam {
+                            key.clear();
+                            key::net_key(ip, len, &mut key);
+                            self.probe(path, &key, event.time, start, out, &mut candidates);
+                        }
+                    }
+                }
+                if let (Some(group), FieldValue::Str(s)) = (&info.regex, value) {
+                    self.regex_candidates(group, s, event.time, start, out, &mut candidates);
+                }
+            }
+        }
+        for &slot in &self.scan {
+            self.on_hit(slot, event.time, None, start, out, &mut candidates);
+        }
+        if candidates.is_empty() {
+            return;
+        }
+        let bundle = [event.to_bundle()];
+        let Ok(observed) = Observations::new(&bundle, Version::V21) else { return };
+        for (slot, via) in candidates {
+            if out[start..].iter().any(|f| f.slot == slot) {
+                continue;
+            }
+            let Plan::Rich(rich) = &self.slots[slot as usize].plan else { continue };
+            let Some(m) = &rich.matcher else { continue };
+            if m.matches(&observed).unwrap_or(false) {
+                let (key, value) = match via {
+                    Some((path, k)) => (self.paths[path as usize].text.clone(), key::key_text(&k)),
+                    None => rich.first.clone().unwrap_or_default(),
+                };
+                out.push(Found { slot, key, value });
+            }
+        }
+    }
+
+    fn regex_candidates(
+        &self,
+        group: &RegexGroup,
+        subject: &str,
+        time: i64,
+        start: usize,
+        out: &mut Vec<Found>,
+        cands: &mut Vec<Candidate>,
+    ) {
+        use unicode_normalization::UnicodeNormalization;
+        // The compiled sets are exact only for non-empty subjects without a final newline.
+        let exact = !subject.is_empty() && !subject.ends_with('\n');
+        let nfc: std::borrow::Cow<'_, str> =
+            if subject.is_ascii() { subject.into() } else { subject.nfc().collect::<String>().into() };
+        for c in &group.chunks {
+            match (&c.set, exact) {
+                (Some(set), true) => {
+                    for i in set.matches(&nfc).iter() {
+                        if c.slots[i] != u32::MAX {
+                            self.on_hit(c.slots[i], time, None, start, out, cands);
+                        }
+                    }
+                }
+                _ => {
+                    for &s in c.slots.iter().filter(|&&s| s != u32::MAX) {
+                        self.on_hit(s, time, None, start, out, cands);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_hit(
+        &self,
+        slot: u32,
+        time: i64,
+        via: Option<(u32, &[u8])>,
+        start: usize,
+        out: &mut Vec<Found>,
+        cands: &mut Vec<Candidate>,
+    ) {
+        let e = &self.slots[slot as usize];
+        if time < e.valid_from || time >= e.valid_until {
+            return;
+        }
+        let direct = match &e.plan {
+            Plan::Simple { .. } => true,
+            Plan::Rich(r) => r.matcher.is_none(),
+            Plan::Free => return,
+        };
+        if direct {
+            if out[start..].iter().all(|f| f.slot != slot) {
+                let (key, value) = match via {
+                    Some((path, k)) => (self.paths[path as usize].text.clone(), key::key_text(k)),
+                    None => (String::new(), String::new()),
+                };
+                out.push(Found { slot, key, value });
+            }
+        } else if cands.iter().all(|c| c.0 != slot) {
+            cands.push((slot, via.map(|(p, k)| (p, k.to_vec()))));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn probe(&self, path: u32, key: &[u8], time: i64, start: usize, out: &mut Vec<Found>, cands: &mut Vec<Candidate>) {
+        let h = self.hasher.hash_one((path, key));
+        let Some(e) = self.eq.find(h, |e| e.path == path && *e.key == *key) else { return };
+        let via = Some((path, &*e.key));
+        if e.hits & MULTI != 0 {
+            for &slot in &self.multi[(e.hits & !MULTI) as usize] {
+                self.on_hit(slot, time, via, start, out, cands);
+            }
+        } else {
+            self.on_hit(e.hits, time, via, start, out, cands);
+        }
+    }
+
+    fn path_id(&mut self, text: &str) -> u32 {
+        if let Some(&p) = self.path_ids.get(text) {
+            return p;
+        }
+        let p = u32::try_from(self.paths.len()).expect("fewer than 2^32 paths");
+        self.paths.push(PathInfo { text: text.to_owned(), nets: Vec::new(), regex: None });
+        self.path_ids.insert(text.to_owned(), p);
+        p
+    }
+
+    /// Links a slot to its keys and regexes.
+    fn attach(&mut self, slot: u32, plan: Planned) -> Plan {
+        match plan {
+            Planned::Simple(path, key) => {
+                let path = self.path_id(&path);
+                let hash = self.attach_key(slot, path, key);
+                Plan::Simple { path, hash }
+            }
+            Planned::Rich { matcher, atoms, first } => {
+                let mut rich = Rich { matcher, keys: Vec::new(), regexes: Vec::new(), scan: atoms.is_none(), first };
+                for atom in atoms.unwrap_or_default() {
+                    match atom {
+                        Atom::Key { path, key } => {
+                            let path = self.path_id(&path);
+                            let hash = self.attach_key(slot, path, key);
+                            if !rich.keys.contains(&(path, hash)) {
+                                rich.keys.push((path, hash));
+                            }
+                        }
+                        Atom::Regex { path, source } => {
+                            let path = self.path_id(&path);
+                            let group = self.paths[path as usize].regex.get_or_insert_with(RegexGroup::default);
+                            if group.chunks.last().is_none_or(|c| c.sources.len() >= CHUNK) {
+                                group.chunks.push(Chunk::default());
+                            }
+                            let chunk = group.chunks.len() - 1;
+                            let c = &mut group.chunks[chunk];
+                            c.sources.push(source);
+                            c.slots.push(slot);
+                            c.set = None;
+                            rich.regexes.push((path, chunk as u32, (c.slots.len() - 1) as u32));
+                        }
+                    }
+                }
+                if rich.scan {
+                    self.scan.push(slot);
+                }
+                Plan::Rich(Box::new(rich))
+            }
+        }
+    }
+
+    fn attach_key(&mut self, slot: u32, path: u32, key: Vec<u8>) -> u64 {
+        let hash = self.hasher.hash_one((path, key.as_slice()));
+        if let Some(e) = self.eq.find_mut(hash, |e| e.path == path && *e.key == *key) {
+            if e.hits & MULTI != 0 {
+                let list = &mut self.multi[(e.hits & !MULTI) as usize];
+                if !list.contains(&slot) {
+                    list.push(slot);
+                }
+            } else if e.hits != slot {
+                let list = vec![e.hits, slot];
+                let i = match self.multi_free.pop() {
+                    Some(i) => {
+                        self.multi[i as usize] = list;
+                        i
+                    }
+                    None => {
+                        self.multi.push(list);
+                        (self.multi.len() - 1) as u32
+                    }
+                };
+                e.hits = MULTI | i;
+            }
+            return hash;
+        }
+        if let Some((tag @ (key::TAG_NET4 | key::TAG_NET6), len)) = key.first().copied().zip(key.get(1).copied()) {
+            let nets = &mut self.paths[path as usize].nets;
+            match nets.iter_mut().find(|n| n.0 == tag && n.1 == len) {
+                Some(n) => n.2 += 1,
+                None => nets.push((tag, len, 1)),
+            }
+        }
+        let hasher = &self.hasher;
+        self.eq.insert_unique(hash, EqEntry { key: key.into_boxed_slice(), path, hits: slot }, |e| {
+            hasher.hash_one((e.path, &*e.key))
+        });
+        hash
+    }
+
+    fn detach_key(&mut self, slot: u32, path: u32, hash: u64) {
+        let multi = &self.multi;
+        let found = self.eq.find_entry(hash, |e| {
+            e.path == path
+                && if e.hits & MULTI != 0 { multi[(e.hits & !MULTI) as usize].contains(&slot) } else { e.hits == slot }
+        });
+        let Ok(mut entry) = found else { return };
+        let e = entry.get_mut();
+        if e.hits & MULTI != 0 {
+            let i = e.hits & !MULTI;
+            let list = &mut self.multi[i as usize];
+            list.retain(|&s| s != slot);
+            if list.len() == 1 {
+                e.hits = list[0];
+                self.multi[i as usize] = Vec::new();
+                self.multi_free.push(i);
+            }
+            return;
+        }
+        let (e, _) = entry.remove();
+        if let Some((tag @ (key::TAG_NET4 | key::TAG_NET6), len)) = e.key.first().copied().zip(e.key.get(1).copied()) {
+            let nets = &mut self.paths[path as usize].nets;
+            if let Some(i) = nets.iter().position(|n| n.0 == tag && n.1 == len) {
+                nets[i].2 -= 1;
+                if nets[i].2 == 0 {
+                    nets.swap_remove(i);
+                }
+            }
+        }
+    }
+
+    fn plan(&self, pattern: &Pattern) -> Result<Planned, MatchError> {
+        if let Some(mut atoms) = direct(&pattern.expr) {
+            if atoms.len() == 1 {
+                let Some(Atom::Key { path, key }) = atoms.pop() else { unreachable!("direct atoms are keys") };
+                return Ok(Planned::Simple(path, key));
+            }
+            return Ok(Planned::Rich { matcher: None, atoms: Some(atoms), first: None });
+        }
+        let normalised = normalise(pattern);
+        let matcher = Matcher::new(&normalised)?;
+        let first = crate::observables(&normalised).into_iter().next().map(|o| (o.key, o.value));
+        Ok(Planned::Rich { matcher: Some(matcher), atoms: need_obs(&normalised.expr), first })
+    }
+}
+
+fn alias_path(object_type: &str) -> &'static str {
+    match object_type {
+        "ipv4-addr" => "ipv4-addr:value",
+        "ipv6-addr" => "ipv6-addr:value",
+        "email-addr" => "email-addr:value",
+        _ => "domain-name:value",
+    }
+}
+
+enum Planned {
+    Simple(String, Vec<u8>),
+    /// `matcher: None`: direct. `atoms: None`: no trigger, scan.
+    Rich {
+        matcher: Option<Matcher>,
+        atoms: Option<Vec<Atom>>,
+        first: Option<(String, String)>,
+    },
+}
+
+/// The key atom of a positive equality or network comparison.
+fn key_atom(c: &Comparison) -> Option<Atom> {
+    if c.negated {
+        return None;
+    }
+    let kind = KeyKind::of(&c.path);
+    let mut key = Vec::new();
+    match &c.op {
+        ComparisonOp::Equal(Literal::String(s)) => match (kind, key::network(s)) {
+            (KeyKind::Ip, Some((addr, len))) => key::net_key(addr, len, &mut key),
+            _ => key::text_key(kind, host_address(kind, s), &mut key),
+        },
+        ComparisonOp::Equal(Literal::Int(i)) => key::int_key(*i, &mut key),
+        ComparisonOp::Equal(Literal::Bool(b)) => key::bool_key(*b, &mut key),
+        ComparisonOp::IsSubset(s) if kind == KeyKind::Ip => match key::network(s) {
+            Some((addr, len)) => key::net_key(addr, len, &mut key),
+            None => {
+                let host = host_address(kind, s);
+                host.parse::<std::net::IpAddr>().ok()?;
+                key::text_key(kind, host, &mut key)
+            }
+        },
+        _ => return None,
+    }
+    Some(Atom::Key { path: c.path.to_string(), key })
+}
+
+/// `a.b.c.d/32` is the address `a.b.c.d`.
+fn host_address(kind: KeyKind, s: &str) -> &str {
+    match (kind, s.split_once('/')) {
+        (KeyKind::Ip, Some((a, "32"))) if a.parse::<std::net::Ipv4Addr>().is_ok() => a,
+        (KeyKind::Ip, Some((a, "128"))) if a.parse::<std::net::Ipv6Addr>().is_ok() => a,
+        _ => s,
+    }
+}
+
+/// The atoms of a pattern that is an `OR` of keys without qualifiers: any hit is a match.
+fn direct(e: &ObservationExpr) -> Option<Vec<Atom>> {
+    fn cmp(e: &ComparisonExpr, out: &mut Vec<Atom>) -> bool {
+        match e {
+            ComparisonExpr::Comparison(c) => key_atom(c).map(|a| out.push(a)).is_some(),
+            ComparisonExpr::Or(v) => v.iter().all(|c| cmp(c, out)),
+            ComparisonExpr::And(_) => false,
+        }
+    }
+    fn obs(e: &ObservationExpr, out: &mut Vec<Atom>) -> bool {
+        match e {
+            ObservationExpr::Observation(c) => cmp(c, out),
+            ObservationExpr::Or(v) => v.iter().all(|o| obs(o, out)),
+            _ => false,
+        }
+    }
+    let mut out = Vec::new();
+    obs(e, &mut out).then_some(out)
+}
+
+/// A set of atoms one of which holds whenever the comparison does; `None` when there
+/// is none (a negation, an order comparison, an `OR` with such a side).
+fn need_cmp(e: &ComparisonExpr) -> Option<Vec<Atom>> {
+    match e {
+        ComparisonExpr::Comparison(c) => {
+            if let Some(a) = key_atom(c) {
+                return Some(vec![a]);
+            }
+            let (like, s) = match (&c.op, c.negated) {
+                (ComparisonOp::Like(s), false) => (true, s),
+                (ComparisonOp::Matches(s), false) => (false, s),
+                _ => return None,
+            };
+            let source = text_regex(like, s)?;
+            Some(vec![Atom::Regex { path: c.path.to_string(), source }])
+        }
+        ComparisonExpr::And(v) => best(v.iter().map(need_cmp)),
+        ComparisonExpr::Or(v) => {
+            v.iter().map(need_cmp).collect::<Option<Vec<_>>>().map(|v| v.into_iter().flatten().collect())
+        }
+    }
+}
+
+fn need_obs(e: &ObservationExpr) -> Option<Vec<Atom>> {
+    match e {
+        ObservationExpr::Observation(c) => need_cmp(c),
+        ObservationExpr::And(v) | ObservationExpr::FollowedBy(v) => best(v.iter().map(need_obs)),
+        ObservationExpr::Or(v) => {
+            v.iter().map(need_obs).collect::<Option<Vec<_>>>().map(|v| v.into_iter().flatten().collect())
+        }
+        ObservationExpr::Qualified { expr, .. } => need_obs(expr),
+    }
+}
+
+/// Of several sufficient sets, the cheapest: keys before regexes, then the fewest.
+fn best(sets: impl Iterator<Item = Option<Vec<Atom>>>) -> Option<Vec<Atom>> {
+    let cost = |s: &Vec<Atom>| {
+        let regexes = s.iter().filter(|a| matches!(a, Atom::Regex { .. })).count();
+        (regexes, s.len())
+    };
+    sets.flatten().min_by_key(cost)
+}
+
+/// The pattern with the index's comparisons: addresses canonical, case-insensitive
+/// kinds in lower case, network values as `ISSUBSET` (IPv4, which the matcher handles).
+fn normalise(p: &Pattern) -> Pattern {
+    fn cmp(e: &mut ComparisonExpr) {
+        match e {
+            ComparisonExpr::Comparison(c) => {
+                let kind = KeyKind::of(&c.path);
+                if kind == KeyKind::Exact {
+                    return;
+                }
+                let fix = |s: &mut String| *s = key::normalised(kind, s);
+                match &mut c.op {
+                    ComparisonOp::Equal(Literal::String(s)) => {
+                        if kind == KeyKind::Ip && s.contains('/') {
+                            match key::network(s) {
+                                Some((std::net::IpAddr::V4(_), _)) => {
+                                    c.op = ComparisonOp::IsSubset(std::mem::take(s));
+                                }
+                                _ => *s = host_address(kind, s).to_owned(),
+                            }
+                            if let ComparisonOp::Equal(Literal::String(s)) = &mut c.op {
+                                fix(s);
+                            }
+                        } else {
+                            fix(s)
+                        }
+                    }
+                    ComparisonOp::NotEqual(Literal::String(s)) => fix(s),
+                    ComparisonOp::In(items) => {
+                        for l in items {
+                            if let Literal::String(s) = l {
+                                fix(s)
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            ComparisonExpr::And(v) | ComparisonExpr::Or(v) => v.iter_mut().for_each(cmp),
+        }
+    }
+    fn obs(e: &mut ObservationExpr) {
+        match e {
+            ObservationExpr::Observation(c) => cmp(c),
+            ObservationExpr::And(v) | ObservationExpr::Or(v) | ObservationExpr::FollowedBy(v) => {
+                v.iter_mut().for_each(obs)
+            }
+            ObservationExpr::Qualified { expr, .. } => obs(expr),
+        }
+    }
+    let mut p = p.clone();
+    obs(&mut p.expr);
+    p
+}
+
+#[cfg(test)]
+mod tests;
