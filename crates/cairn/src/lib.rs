@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod connector;
+pub mod detect;
 pub mod export;
 pub mod ingest;
 pub mod pattern_cli;

@@ -33,6 +33,7 @@ pub fn run_all(factory: Factory<'_>) {
         ("version_selection", version_selection),
         ("json_filters", json_filters),
         ("documents", documents),
+        ("head_follows_every_write", head_follows_every_write),
     ];
     for (name, check) in checks {
         let (store, _guard) = factory();
@@ -441,4 +442,21 @@ fn documents(s: &dyn Store) {
     assert!(!s.delete_doc("collection", "c1").unwrap());
     assert!(s.doc("collection", "c1").unwrap().is_none());
     assert!(s.doc("status", "c1").unwrap().is_some());
+}
+
+fn head_follows_every_write(s: &dyn Store) {
+    assert_eq!(s.head().unwrap(), None);
+    let a = indicator("1", "2020-01-01T00:00:00.000Z", json!({}));
+    ingest(s, "a", std::slice::from_ref(&a));
+    let h1 = s.head().unwrap().expect("a version");
+    let all = Filter { versions: VersionSelect::All, ..Filter::default() };
+    assert_eq!(s.list(&all, None, 10).unwrap().items.last().unwrap().seq, h1);
+    ingest(s, "a", std::slice::from_ref(&a));
+    assert_eq!(s.head().unwrap(), Some(h1), "an unchanged re-ingest writes no version");
+    assert!(s.delete(&id_of(&a), &src("a")).unwrap());
+    let h2 = s.head().unwrap().unwrap();
+    assert!(h2 > h1, "a tombstone moves the head");
+    let after = s.list(&all, Some(h1), 10).unwrap().items;
+    assert_eq!(after.len(), 1);
+    assert!(after[0].tombstone && after[0].seq == h2);
 }

@@ -40,6 +40,8 @@ pub enum SourceKind {
     File,
     Taxii,
     Ui,
+    /// Cairn's own detections (sightings of indicators in event logs).
+    Detection,
 }
 
 impl SourceKind {
@@ -50,6 +52,7 @@ impl SourceKind {
             SourceKind::File => "file",
             SourceKind::Taxii => "taxii",
             SourceKind::Ui => "ui",
+            SourceKind::Detection => "detection",
         }
     }
 
@@ -60,6 +63,7 @@ impl SourceKind {
             "file" => SourceKind::File,
             "taxii" => SourceKind::Taxii,
             "ui" => SourceKind::Ui,
+            "detection" => SourceKind::Detection,
             _ => return None,
         })
     }
@@ -287,6 +291,10 @@ pub trait Store: Send + Sync {
     fn spec_versions(&self, filter: &Filter) -> Result<Vec<String>>;
 
     fn stats(&self) -> Result<Stats>;
+    /// The newest `seq` (of any version or tombstone), `None` for an empty store: a
+    /// reader that loads everything current and then follows [`Store::list`] with
+    /// [`VersionSelect::All`] from here misses no change made while it loaded.
+    fn head(&self) -> Result<Option<i64>>;
 
     /// The instance id, created with the store.
     fn instance_id(&self) -> Result<String>;

@@ -629,6 +629,10 @@ impl Store for SqliteStore {
         })
     }
 
+    fn head(&self) -> Result<Option<i64>> {
+        self.read(|c| Ok(c.query_row("SELECT MAX(seq) FROM versions", [], |r| r.get(0))?))
+    }
+
     fn instance_id(&self) -> Result<String> {
         self.read(|c| Ok(c.query_row("SELECT value FROM meta WHERE key = 'instance_id'", [], |r| r.get(0))?))
     }
