@@ -521,3 +521,72 @@ async fn scheduled_exports_run_on_their_own() {
     assert_eq!(records.len(), 1, "one run, within the interval");
     assert_eq!(records[0].succeeded, 25);
 }
+
+#[tokio::test]
+async fn match_api_finds_indicators_just_uploaded_and_records_sightings() {
+    let s = start(ApiConfig::default()).await;
+    let c = reqwest::Client::new();
+    let url = format!("{}/api/v1/match", s.base);
+    let ev = |ip: &str| json!({"@timestamp": "2026-06-01T10:00:00Z", "destination": {"ip": ip}});
+    // Nothing stored yet: no matches.
+    let r = c.post(&url).bearer_auth(&s.admin).json(&json!({"events": [ev("198.51.100.7")]})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["matches"], json!([]));
+    // Upload, then match at once: the index catches up with the store per request.
+    let mut ind = indicator(7, "2024-01-01T00:00:00.000Z");
+    ind["labels"] = json!(["c2"]);
+    ind["confidence"] = json!(90);
+    let r = c
+        .post(upload_url(&s, &s.instance))
+        .bearer_auth(&s.admin)
+        .json(&json!({"sourcesystem": "feed-x", "stixobjects": [ind]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body =
+        json!({"events": [ev("198.51.100.7"), ev("10.0.0.1"), "not an event", ev("198.51.100.7")], "mapping": "ecs"});
+    let r = c.post(&url).bearer_auth(&s.admin).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let m = v["matches"].as_array().unwrap();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[0]["event"], ev("198.51.100.7"));
+    assert_eq!(m[0]["indicator_id"], "indicator--6b4a1f2e-0c1d-4e5f-8a9b-000000000007");
+    assert_eq!(m[0]["observable_key"], "ipv4-addr:value");
+    assert_eq!(m[0]["observable_value"], "198.51.100.7");
+    assert_eq!(m[0]["confidence"], 90);
+    assert_eq!(m[0]["tags"], json!(["c2"]));
+    assert_eq!(m[0]["source"], "feed-x");
+    assert_eq!(v["errors"][0]["index"], 2);
+    assert_eq!(v["sightings"], 1);
+    let r = c
+        .get(format!("{}/api/v1/objects?type=sighting", s.base))
+        .bearer_auth(&s.reader)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let sightings = r["objects"].as_array().unwrap();
+    assert_eq!(sightings.len(), 1, "{r}");
+    assert_eq!(sightings[0]["count"], 2);
+    assert_eq!(sightings[0]["sighting_of_ref"], "indicator--6b4a1f2e-0c1d-4e5f-8a9b-000000000007");
+    // An inline mapping; a reader may match without recording, not with.
+    let body = json!({"events": [{"t": 1780308000, "dst": "198.51.100.7"}], "sightings": false,
+                      "mapping": {"timestamp": ["t"], "fields": [{"field": "dst", "target": "ip"}]}});
+    let r = c.post(&url).bearer_auth(&s.reader).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["matches"].as_array().unwrap().len(), 1);
+    let r = c.post(&url).bearer_auth(&s.reader).json(&json!({"events": []})).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    // Bad requests say what is wrong.
+    let r =
+        c.post(&url).bearer_auth(&s.admin).json(&json!({"events": [], "mapping": "/etc/passwd"})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("unknown mapping '/etc/passwd'"));
+    let r = c.post(&url).bearer_auth(&s.admin).json(&json!({"evnts": []})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("evnts"));
+}

@@ -403,3 +403,86 @@ fn pattern_validate_and_match() {
     let o = cairn(&data, &["pattern", "match", "--pattern", "[ipv4-addr:value = ", "--observed", &f]);
     assert!(o.status.code().unwrap() > 1, "an invalid pattern is an error, not NO MATCH");
 }
+
+#[test]
+fn match_events_from_a_file_and_stdin_records_sightings() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut ind = indicator(7, "2024-01-01T00:00:00.000Z");
+    ind["labels"] = json!(["c2"]);
+    let mut dom = indicator(8, "2024-01-01T00:00:00.000Z");
+    dom["pattern"] = json!("[domain-name:value = 'evil.example' OR url:value = 'http://evil.example/x']");
+    let file = write(dir.path(), "b.json", &bundle(vec![ind, dom]));
+    assert_eq!(cairn(&data, &["import", &file, "--source", "feed"]).status.code(), Some(0));
+    let events = [
+        r#"{"@timestamp":"2026-06-01T10:00:00Z","source":{"ip":"198.51.100.7"}}"#,
+        r#"{"@timestamp":"2026-06-01T11:00:00Z","url":{"full":"http://evil.example/x"}}"#,
+        r#"{"@timestamp":"2026-06-01T11:00:00Z","source":{"ip":"10.9.9.9"}}"#,
+    ]
+    .join("\n");
+    let ev_file = dir.path().join("ev.jsonl");
+    std::fs::write(&ev_file, &events).unwrap();
+    let o = cairn(&data, &["match", "--events", ev_file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["indicator_id"], "indicator--6b4a1f2e-0c1d-4e5f-8a9b-000000000007");
+    assert_eq!(lines[0]["tags"], json!(["c2"]));
+    assert_eq!(lines[1]["observable_key"], "url:value");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("2 sightings written"));
+    // From stdin, with CEF field names and a bad line: exit 2, matches still printed.
+    let cef = "{\"TimeGenerated\":\"2026-06-01T12:00:00Z\",\"DestinationIP\":\"198.51.100.7\"}\n[1]\n";
+    let o = cairn_stdin(&data, &["match", "--events", "-", "--mapping", "cef", "--no-sightings"], cef);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 1);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("line 2: not an event"));
+    // Sightings: one per indicator per day, counts from both runs that recorded.
+    let o = cairn(&data, &["export", "--type", "sighting"]);
+    let b = stdout_json(&o);
+    let s = b["objects"].as_array().unwrap();
+    assert_eq!(s.len(), 2);
+    assert!(s.iter().all(|x| x["count"] == 1));
+    let o = cairn(&data, &["match", "--events", "/no/such/file"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read events from /no/such/file"));
+}
+
+#[test]
+fn serve_watches_a_directory_of_event_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = write(dir.path(), "b.json", &bundle(vec![indicator(7, "2024-01-01T00:00:00.000Z")]));
+    assert_eq!(cairn(&data, &["import", &file, "--source", "feed"]).status.code(), Some(0));
+    let events = dir.path().join("events");
+    std::fs::create_dir(&events).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--data")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0", "--watch", events.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("watching"), "{first}");
+    // Events appended while the server runs are matched within seconds.
+    std::fs::write(
+        events.join("fw.jsonl"),
+        "{\"@timestamp\":\"2026-06-01T10:00:00Z\",\"destination\":{\"ip\":\"198.51.100.7\"}}\n",
+    )
+    .unwrap();
+    let log = data.join("matches.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !log.exists() || std::fs::read_to_string(&log).unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no match logged within 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let m: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(m["indicator_id"], "indicator--6b4a1f2e-0c1d-4e5f-8a9b-000000000007");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let o = cairn(&data, &["export", "--type", "sighting"]);
+    assert_eq!(stdout_json(&o)["objects"][0]["count"], 1);
+}

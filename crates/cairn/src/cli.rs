@@ -53,6 +53,9 @@ pub enum Command {
     /// STIX patterns: validate them, match them against observed data.
     #[command(subcommand)]
     Pattern(crate::pattern_cli::PatternCommand),
+    /// Match event logs (JSON lines) against the stored indicators; prints one JSON line per match
+    /// and records matches as sightings.
+    Match(crate::match_cli::MatchArgs),
     /// Manage TAXII collections.
     #[command(subcommand)]
     Collection(CollectionCommand),
@@ -266,6 +269,16 @@ pub struct ServeArgs {
     /// Largest TAXII request body, in bytes (the API root's max_content_length).
     #[arg(long, default_value_t = 100 * 1024 * 1024)]
     pub taxii_max_content_length: u64,
+    /// Tail this directory's JSON-lines event files (*.json, *.jsonl, *.ndjson, *.log) and match
+    /// every new event against the indicators; matches are recorded as sightings.
+    #[arg(long)]
+    pub watch: Option<PathBuf>,
+    /// The field mapping for --watch: ecs, cef, dns, syslog, asim or a mapping file.
+    #[arg(long, default_value = "ecs")]
+    pub watch_mapping: String,
+    /// Where --watch appends its matches as JSON lines (default: matches.jsonl in the data directory).
+    #[arg(long)]
+    pub matches_log: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -389,7 +402,7 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-fn open_store(data: &Path) -> anyhow::Result<Arc<dyn Store>> {
+pub(crate) fn open_store(data: &Path) -> anyhow::Result<Arc<dyn Store>> {
     Ok(Arc::new(SqliteStore::open_dir(data)?))
 }
 
@@ -413,7 +426,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 api_key_header: a.api_key_header,
                 taxii_max_content_length: a.taxii_max_content_length,
             };
-            crate::server::serve(Pipeline::new(store), a.listen, config)?;
+            let watch = a.watch.map(|dir| crate::server::WatchConfig {
+                dir,
+                mapping: a.watch_mapping,
+                matches_log: a.matches_log.unwrap_or_else(|| data.join("matches.jsonl")),
+            });
+            crate::server::serve(Pipeline::new(store), a.listen, config, watch)?;
             Ok(0)
         }
         Command::Import(a) => import(&data, a),
@@ -595,6 +613,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(if record.status == "complete" { 0 } else { 2 })
         }
         Command::Pattern(p) => crate::pattern_cli::run(p),
+        Command::Match(a) => crate::match_cli::run(&data, a),
         Command::Bench(b) => crate::bench::run(b),
     }
 }

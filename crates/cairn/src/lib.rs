@@ -13,6 +13,7 @@ pub mod connector;
 pub mod detect;
 pub mod export;
 pub mod ingest;
+pub mod match_cli;
 pub mod pattern_cli;
 pub mod scheduler;
 pub mod server;

@@ -7,8 +7,38 @@ use crate::api::{self, ApiConfig, AppState};
 use crate::ingest::Pipeline;
 
 /// Serves the API on `listen` until Ctrl-C or SIGTERM.
-pub fn serve(pipeline: Pipeline, listen: SocketAddr, config: ApiConfig) -> anyhow::Result<()> {
+/// A directory of JSON-lines event files to match as they grow.
+pub struct WatchConfig {
+    pub dir: std::path::PathBuf,
+    pub mapping: String,
+    /// Where match lines are appended.
+    pub matches_log: std::path::PathBuf,
+}
+
+pub fn serve(
+    pipeline: Pipeline,
+    listen: SocketAddr,
+    config: ApiConfig,
+    watch: Option<WatchConfig>,
+) -> anyhow::Result<()> {
     let state = Arc::new(AppState::new(pipeline, config)?);
+    let watcher = match watch {
+        Some(w) => {
+            if !w.dir.is_dir() {
+                anyhow::bail!("--watch {}: not a directory", w.dir.display());
+            }
+            let mapping = Arc::new(crate::detect::Mapping::load(&w.mapping)?);
+            let store = state.pipeline.store().clone();
+            eprintln!(
+                "watching {} for event files (*.json, *.jsonl, *.ndjson, *.log; mapping {}); matches go to {}",
+                w.dir.display(),
+                mapping.name,
+                w.matches_log.display()
+            );
+            Some(crate::detect::watch::Watcher::new(store.as_ref(), w.dir, mapping, Some(w.matches_log))?)
+        }
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
@@ -19,6 +49,20 @@ pub fn serve(pipeline: Pipeline, listen: SocketAddr, config: ApiConfig) -> anyho
         // Connectors poll on their own schedule; each poll runs on its own blocking thread.
         tokio::spawn(crate::connector::schedule(state.pipeline.clone(), std::time::Duration::from_secs(15)));
         tokio::spawn(crate::export::schedule(state.pipeline.store().clone(), std::time::Duration::from_secs(15)));
+        // The indicator index follows the store; the watcher (if any) matches with it.
+        tokio::spawn(crate::detect::watch::follow_store(
+            state.pipeline.store().clone(),
+            state.detector.clone(),
+            std::time::Duration::from_secs(2),
+        ));
+        if let Some(w) = watcher {
+            tokio::spawn(crate::detect::watch::run(
+                w,
+                state.detector.clone(),
+                state.pipeline.clone(),
+                std::time::Duration::from_secs(1),
+            ));
+        }
         axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown()).await?;
         Ok(())
     })

@@ -5,6 +5,7 @@
 //! blocking pool.
 
 mod admin;
+pub mod detect;
 mod upload;
 
 use std::collections::{HashMap, VecDeque};
@@ -51,6 +52,8 @@ pub struct AppState {
     pub auth: Authenticator,
     pub config: ApiConfig,
     pub instance_id: String,
+    /// The indicator index for `/api/v1/match` and the directory watcher.
+    pub detector: crate::detect::watch::SharedDetector,
     limiter: RateLimiter,
 }
 
@@ -64,6 +67,7 @@ impl AppState {
             pipeline,
             config,
             instance_id,
+            detector: detect::new_shared(),
             limiter: RateLimiter::default(),
         })
     }
@@ -89,6 +93,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/export-targets", get(admin::list_targets).post(admin::add_target))
         .route("/api/v1/exports", get(admin::list_exports).post(admin::run_export))
         .route("/api/v1/objects/{id}/exports", get(admin::object_exports))
+        .route("/api/v1/match", post(detect::match_events))
         .layer(axum::extract::DefaultBodyLimit::max(512 * 1024 * 1024))
         .with_state(state)
         .merge(cairn_taxii::router(taxii))

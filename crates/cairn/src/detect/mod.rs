@@ -321,6 +321,33 @@ impl Detector {
         }
     }
 
+    /// Writes the JSON line of a match (the shape of [`Match::to_json`]) without
+    /// building it: this is `cairn match`'s inner loop. `event` must be a JSON object.
+    pub fn write_match(&self, found: &Found, event: &str, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let e = self.index.get(found.slot).expect("found slots are live");
+        out.write_all(b"{\"event\":")?;
+        out.write_all(event.as_bytes())?;
+        write!(out, ",\"indicator_id\":\"indicator--{}\",\"observable_key\":", Uuid::from_u128(e.id))?;
+        serde_json::to_writer(&mut *out, &found.key)?;
+        out.write_all(b",\"observable_value\":")?;
+        serde_json::to_writer(&mut *out, &found.value)?;
+        if e.meta.confidence >= 0 {
+            write!(out, ",\"confidence\":{}", e.meta.confidence)?;
+        } else {
+            out.write_all(b",\"confidence\":null")?;
+        }
+        out.write_all(b",\"tags\":")?;
+        serde_json::to_writer(&mut *out, &self.tagsets[e.meta.tags as usize])?;
+        out.write_all(b",\"source\":")?;
+        serde_json::to_writer(&mut *out, &self.sources[e.meta.source as usize])?;
+        out.write_all(b"}\n")
+    }
+
+    /// The indicator UUID of a raw match.
+    pub fn uuid(&self, found: &Found) -> u128 {
+        self.index.get(found.slot).expect("found slots are live").id
+    }
+
     /// The matches of one event line.
     pub fn match_line(&self, mapping: &Mapping, line: &str, now: i64) -> Result<Vec<Match>, String> {
         let mut event = Event { time: now, fields: Vec::new() };
@@ -361,7 +388,7 @@ impl Changes {
     }
 }
 
-fn uuid_of(id: &str) -> Option<u128> {
+pub(crate) fn uuid_of(id: &str) -> Option<u128> {
     let (_, u) = id.split_once("--")?;
     Uuid::parse_str(u).ok().map(|u| u.as_u128())
 }

@@ -32,7 +32,8 @@ struct Seen {
 /// Matches not yet written, aggregated.
 #[derive(Debug, Default)]
 pub struct Sightings {
-    pending: BTreeMap<(String, i64), Seen>,
+    /// By (indicator UUID, day since the epoch).
+    pending: BTreeMap<(u128, i64), Seen>,
 }
 
 /// What a flush wrote.
@@ -50,12 +51,17 @@ impl Sightings {
     }
 
     pub fn record(&mut self, m: &Match) {
-        let day = m.time.div_euclid(DAY);
-        let s =
-            self.pending.entry((m.indicator_id.clone(), day)).or_insert(Seen { count: 0, first: m.time, last: m.time });
+        if let Some(id) = super::uuid_of(&m.indicator_id) {
+            self.record_id(id, m.time);
+        }
+    }
+
+    /// A match of indicator `indicator--<uuid>` by an event at `time` (µs).
+    pub fn record_id(&mut self, uuid: u128, time: i64) {
+        let s = self.pending.entry((uuid, time.div_euclid(DAY))).or_insert(Seen { count: 0, first: time, last: time });
         s.count += 1;
-        s.first = s.first.min(m.time);
-        s.last = s.last.max(m.time);
+        s.first = s.first.min(time);
+        s.last = s.last.max(time);
     }
 
     /// Sightings waiting to be written.
@@ -75,7 +81,8 @@ impl Sightings {
         }
         let now = cairn_store::now_micros();
         let mut objects = Vec::with_capacity(self.pending.len());
-        for ((indicator, day), seen) in std::mem::take(&mut self.pending) {
+        for ((uuid, day), seen) in std::mem::take(&mut self.pending) {
+            let indicator = format!("indicator--{}", Uuid::from_u128(uuid));
             let date = &Timestamp::from_unix_micros(day * DAY).format_digits(0)[..10];
             let id = format!("sighting--{}", Uuid::new_v5(&NAMESPACE, format!("{indicator}|{date}").as_bytes()));
             let previous = match pipeline.store().current(&id)? {

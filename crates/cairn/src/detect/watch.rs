@@ -43,8 +43,10 @@ pub async fn follow_store(store: Arc<dyn Store>, shared: SharedDetector, interva
         let (store, shared) = (store.clone(), shared.clone());
         let step = tokio::task::spawn_blocking(move || -> cairn_store::Result<()> {
             loop {
-                let cursor = match shared.read().expect("detector lock").as_ref() {
-                    Some(d) => d.cursor(),
+                // The read guard must be gone before the write below.
+                let loaded = shared.read().expect("detector lock").as_ref().map(Detector::cursor);
+                let cursor = match loaded {
+                    Some(c) => c,
                     None => {
                         let d = Detector::load(store.as_ref(), false)?;
                         *shared.write().expect("detector lock") = Some(d);
