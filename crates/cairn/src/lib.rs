@@ -5,6 +5,7 @@
 //! intelligence comes in goes through [`ingest::Pipeline`], so no path can skip
 //! validation or the versioning rules.
 
+pub mod alloc;
 pub mod api;
 pub mod auth;
 pub mod bench;

@@ -988,7 +988,15 @@ impl<'o> Checker<'o> {
         let Some(pattern) = str_prop(map, "pattern") else { return };
         let version = match self.version {
             SpecVersion::V20 => cairn_pattern::Version::V20,
-            SpecVersion::V21 if str_prop(map, "pattern_type") != Some("stix") => return,
+            SpecVersion::V21 if str_prop(map, "pattern_type") != Some("stix") => {
+                // Sigma and YARA rules are checked by their own parsers; other languages
+                // pass untouched (`cairn-rules`).
+                let pattern_type = str_prop(map, "pattern_type").unwrap_or("");
+                if let Err(e) = cairn_rules::check(pattern_type, pattern) {
+                    self.error(&path.key("pattern"), "pattern", format!("is not a valid {pattern_type} rule: {e}"));
+                }
+                return;
+            }
             SpecVersion::V21 => cairn_pattern::Version::from_reference_str(
                 str_prop(map, "pattern_version").or_else(|| str_prop(map, "spec_version")).unwrap_or("2.1"),
             ),

@@ -951,6 +951,33 @@ fn patterns() {
             &[],
         ),
         (
+            "a well-formed YARA rule",
+            with(with_pattern("rule a { strings: $a = \"x\" condition: $a }"), json!({"pattern_type": "yara"})),
+            None,
+            &[],
+        ),
+        (
+            "a broken YARA rule",
+            with(with_pattern("rule a { condition: }"), json!({"pattern_type": "yara"})),
+            None,
+            &["pattern"],
+        ),
+        (
+            "a well-formed Sigma rule",
+            with(
+                with_pattern("title: t\nlogsource:\n  product: windows\ndetection:\n  sel:\n    a: 1\n  condition: sel\n"),
+                json!({"pattern_type": "sigma"}),
+            ),
+            None,
+            &[],
+        ),
+        (
+            "a broken Sigma rule",
+            with(with_pattern("title: t\ndetection:\n  sel:\n    a: 1\n  condition: sel and\n"), json!({"pattern_type": "sigma"})),
+            None,
+            &["pattern"],
+        ),
+        (
             "2.0 indicators are always STIX patterns",
             with(indicator_20(), json!({"pattern": "[file:name = ]"})),
             Some(SpecVersion::V20),

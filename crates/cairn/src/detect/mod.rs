@@ -271,6 +271,17 @@ impl Detector {
             .map_err(|e| Some(Skip::Unusable(format!("pattern cannot be matched: {e}"))))
     }
 
+    /// Indexes one indicator given as JSON (for benchmarks and bulk callers that
+    /// bypass the store); false when it cannot match events.
+    pub fn insert_json(&mut self, raw: &str, source: &str) -> bool {
+        self.index_one(raw, source, cairn_store::now_micros()).is_ok()
+    }
+
+    /// Compiles what changed since the last call (see [`IndicatorIndex::refresh`]).
+    pub fn refresh(&mut self) {
+        self.index.refresh();
+    }
+
     fn source_id(&mut self, s: &str) -> u32 {
         if let Some(&i) = self.source_ids.get(s) {
             return i;
@@ -303,7 +314,7 @@ impl Detector {
     }
 
     /// The raw index matches of an event (for benchmarks and batch callers).
-    pub fn find(&self, event: &Event<'_>, out: &mut Vec<Found>) {
+    pub fn find<'i>(&'i self, event: &Event<'_>, out: &mut Vec<Found<'i>>) {
         self.index.find(event, out)
     }
 
@@ -312,8 +323,8 @@ impl Detector {
         let e = self.index.get(found.slot).expect("found slots are live");
         Match {
             indicator_id: format!("indicator--{}", Uuid::from_u128(e.id)),
-            observable_key: found.key.clone(),
-            observable_value: found.value.clone(),
+            observable_key: found.key().to_owned(),
+            observable_value: found.value().into_owned(),
             confidence: (e.meta.confidence >= 0).then_some(i64::from(e.meta.confidence)),
             tags: self.tagsets[e.meta.tags as usize].clone(),
             source: self.sources[e.meta.source as usize].clone(),
@@ -327,10 +338,14 @@ impl Detector {
         let e = self.index.get(found.slot).expect("found slots are live");
         out.write_all(b"{\"event\":")?;
         out.write_all(event.as_bytes())?;
-        write!(out, ",\"indicator_id\":\"indicator--{}\",\"observable_key\":", Uuid::from_u128(e.id))?;
-        serde_json::to_writer(&mut *out, &found.key)?;
+        let mut id = [0u8; 36];
+        Uuid::from_u128(e.id).hyphenated().encode_lower(&mut id);
+        out.write_all(b",\"indicator_id\":\"indicator--")?;
+        out.write_all(&id)?;
+        out.write_all(b"\",\"observable_key\":")?;
+        serde_json::to_writer(&mut *out, found.key())?;
         out.write_all(b",\"observable_value\":")?;
-        serde_json::to_writer(&mut *out, &found.value)?;
+        serde_json::to_writer(&mut *out, &found.value())?;
         if e.meta.confidence >= 0 {
             write!(out, ",\"confidence\":{}", e.meta.confidence)?;
         } else {

@@ -67,6 +67,11 @@ impl Target {
         Ok(Target { text: path.to_string(), kind: KeyKind::of(&path), path, shape })
     }
 
+    /// Whether this is the value of a referenced object (`x_ref.value`, `x_refs[*].value`).
+    pub fn is_reference(&self) -> bool {
+        matches!(self.shape, Shape::Ref | Shape::Refs)
+    }
+
     /// For a referenced object's value, the type of the object it makes (and so the
     /// second path the value is looked up under, e.g. `ipv4-addr:value`).
     pub(crate) fn referenced_type(&self, v: &FieldValue<'_>) -> Option<&'static str> {

@@ -62,14 +62,7 @@ impl KeyKind {
 pub(crate) fn text_key(kind: KeyKind, s: &str, out: &mut Vec<u8>) {
     match kind {
         KeyKind::Ip => match s.parse::<IpAddr>() {
-            Ok(IpAddr::V4(a)) => {
-                out.push(TAG_IP4);
-                out.extend_from_slice(&a.octets());
-            }
-            Ok(IpAddr::V6(a)) => {
-                out.push(TAG_IP6);
-                out.extend_from_slice(&a.octets());
-            }
+            Ok(a) => ip_key(a, out),
             Err(_) => lower(s, out),
         },
         KeyKind::Lower => lower(s, out),
@@ -115,6 +108,20 @@ fn hex_digit(b: u8) -> u8 {
         b'0'..=b'9' => b - b'0',
         b'a'..=b'f' => b - b'a' + 10,
         _ => b - b'A' + 10,
+    }
+}
+
+/// The key of an address (what [`text_key`] makes of its text on an `Ip` path).
+pub(crate) fn ip_key(a: IpAddr, out: &mut Vec<u8>) {
+    match a {
+        IpAddr::V4(a) => {
+            out.push(TAG_IP4);
+            out.extend_from_slice(&a.octets());
+        }
+        IpAddr::V6(a) => {
+            out.push(TAG_IP6);
+            out.extend_from_slice(&a.octets());
+        }
     }
 }
 

@@ -35,7 +35,6 @@
 mod event;
 mod key;
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -48,23 +47,57 @@ use crate::matcher::{text_regex, MatchError, Matcher, Observations};
 use crate::Version;
 
 /// Regular expressions per compiled set: a change recompiles one chunk of this many.
-pub const CHUNK: usize = 64;
+/// Every event value on a path with regexes is run through each chunk's set, so chunks
+/// are large (a set of 512 simple regexes compiles in milliseconds).
+pub const CHUNK: usize = 512;
+
+thread_local! {
+    /// The key being built, reused across lookups.
+    static KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Set in [`EqEntry::hits`] when it indexes [`IndicatorIndex::multi`] instead of naming
 /// one slot.
 const MULTI: u32 = 1 << 31;
 
-/// A match of one indicator by one event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Found {
+/// A match of one indicator by one event. It borrows from the index, so finding
+/// allocates nothing per match; the texts are made when asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found<'i> {
     /// The indicator's slot: [`IndicatorIndex::get`] gives its id and metadata.
     pub slot: u32,
-    /// The comparison that matched, as Sentinel's `ObservableKey` / `ObservableValue`
-    /// (for compound patterns: the trigger that made the pattern a candidate, else its
-    /// first equality; empty when it has none). Values are normalised (addresses
-    /// canonical, hashes and domain names lower case).
-    pub key: String,
-    pub value: String,
+    via: Via<'i>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via<'i> {
+    /// The key (path, encoded value) that hit.
+    Key(&'i str, &'i [u8]),
+    /// A pattern's first equality (for matches found by a regex or by scanning).
+    First(&'i str, &'i str),
+    Nothing,
+}
+
+impl<'i> Found<'i> {
+    /// The comparison that matched, as Sentinel's `ObservableKey` (for compound
+    /// patterns: the trigger that made the pattern a candidate, else its first
+    /// equality; empty when it has none).
+    pub fn key(&self) -> &'i str {
+        match self.via {
+            Via::Key(p, _) | Via::First(p, _) => p,
+            Via::Nothing => "",
+        }
+    }
+
+    /// The matched value, as `ObservableValue`, normalised (addresses canonical,
+    /// hashes and domain names lower case).
+    pub fn value(&self) -> std::borrow::Cow<'i, str> {
+        match self.via {
+            Via::Key(_, k) => key::key_text(k).into(),
+            Via::First(_, v) => v.into(),
+            Via::Nothing => "".into(),
+        }
+    }
 }
 
 /// An indexed indicator.
@@ -142,7 +175,7 @@ pub struct IndicatorIndex<M> {
     free: Vec<u32>,
     ids: HashTable<u32>,
     paths: Vec<PathInfo>,
-    path_ids: HashMap<String, u32>,
+    path_ids: hashbrown::HashMap<String, u32>,
     eq: HashTable<EqEntry>,
     multi: Vec<Vec<u32>>,
     multi_free: Vec<u32>,
@@ -158,7 +191,7 @@ impl<M> Default for IndicatorIndex<M> {
             free: Vec::new(),
             ids: HashTable::new(),
             paths: Vec::new(),
-            path_ids: HashMap::new(),
+            path_ids: hashbrown::HashMap::new(),
             eq: HashTable::new(),
             multi: Vec::new(),
             multi_free: Vec::new(),
@@ -170,7 +203,7 @@ impl<M> Default for IndicatorIndex<M> {
 }
 
 /// A rich indicator to evaluate: its slot, and the key (path, bytes) that made it one.
-type Candidate = (u32, Option<(u32, Vec<u8>)>);
+type Candidate<'i> = (u32, Via<'i>);
 
 /// What must hold for a pattern to match (one of these atoms).
 enum Atom {
@@ -302,56 +335,12 @@ impl<M> IndicatorIndex<M> {
     /// The indicators `event` matches, each once, appended to `out`. Full evaluations
     /// that fail (a value the pattern cannot compare, see [`MatchError`]) count as no
     /// match, as for the reference matcher's callers.
-    pub fn find(&self, event: &Event<'_>, out: &mut Vec<Found>) {
+    pub fn find<'i>(&'i self, event: &Event<'_>, out: &mut Vec<Found<'i>>) {
         let start = out.len();
-        let mut candidates: Vec<Candidate> = Vec::new();
-        let mut key = Vec::with_capacity(64);
-        for (target, value) in &event.fields {
-            let alias = target.referenced_type(value);
-            let lookups = [Some((target.text.as_str(), target.kind)), alias.map(|t| (alias_path(t), KeyKind::Ip))];
-            for (path_text, kind) in lookups.into_iter().flatten() {
-                let Some(&path) = self.path_ids.get(path_text) else { continue };
-                key.clear();
-                let ip = match value {
-                    FieldValue::Str(s) => {
-                        key::text_key(kind, s, &mut key);
-                        if kind == KeyKind::Ip {
-                            s.parse::<std::net::IpAddr>().ok()
-                        } else {
-                            None
-                        }
-                    }
-                    FieldValue::Int(i) => {
-                        key::int_key(i128::from(*i), &mut key);
-                        None
-                    }
-                    FieldValue::Bool(b) => {
-                        key::bool_key(*b, &mut key);
-                        None
-                    }
-                    FieldValue::Float(_) => None,
-                };
-                if !key.is_empty() {
-                    self.probe(path, &key, event.time, start, out, &mut candidates);
-                }
-                let info = &self.paths[path as usize];
-                if let Some(ip) = ip {
-                    let fam = if ip.is_ipv4() { key::TAG_NET4 } else { key::TAG_NET6 };
-                    for &(tag, len, _) in &info.nets {
-                        if tag == fam {
-                            key.clear();
-                            key::net_key(ip, len, &mut key);
-                            self.probe(path, &key, event.time, start, out, &mut candidates);
-                        }
-                    }
-                }
-                if let (Some(group), FieldValue::Str(s)) = (&info.regex, value) {
-                    self.regex_candidates(group, s, event.time, start, out, &mut candidates);
-                }
-            }
-        }
+        let mut candidates: Vec<Candidate<'i>> = Vec::new();
+        KEY.with_borrow_mut(|key| self.find_keys(event, key, start, out, &mut candidates));
         for &slot in &self.scan {
-            self.on_hit(slot, event.time, None, start, out, &mut candidates);
+            self.on_hit(slot, event.time, Via::Nothing, start, out, &mut candidates);
         }
         if candidates.is_empty() {
             return;
@@ -365,23 +354,75 @@ impl<M> IndicatorIndex<M> {
             let Plan::Rich(rich) = &self.slots[slot as usize].plan else { continue };
             let Some(m) = &rich.matcher else { continue };
             if m.matches(&observed).unwrap_or(false) {
-                let (key, value) = match via {
-                    Some((path, k)) => (self.paths[path as usize].text.clone(), key::key_text(&k)),
-                    None => rich.first.clone().unwrap_or_default(),
+                let via = match (via, &rich.first) {
+                    (Via::Nothing, Some((k, v))) => Via::First(k, v),
+                    (via, _) => via,
                 };
-                out.push(Found { slot, key, value });
+                out.push(Found { slot, via });
             }
         }
     }
 
-    fn regex_candidates(
-        &self,
+    fn find_keys<'i>(
+        &'i self,
+        event: &Event<'_>,
+        key: &mut Vec<u8>,
+        start: usize,
+        out: &mut Vec<Found<'i>>,
+        candidates: &mut Vec<Candidate<'i>>,
+    ) {
+        for (target, value) in &event.fields {
+            // Addresses are parsed once per value.
+            let ip = match (target.kind, value) {
+                (KeyKind::Ip, FieldValue::Str(s)) => s.parse::<std::net::IpAddr>().ok(),
+                _ => None,
+            };
+            let alias = match ip {
+                Some(std::net::IpAddr::V4(_)) if target.is_reference() => Some("ipv4-addr:value"),
+                Some(std::net::IpAddr::V6(_)) if target.is_reference() => Some("ipv6-addr:value"),
+                None => target.referenced_type(value).map(alias_path),
+                _ => None,
+            };
+            let lookups = [Some((target.text.as_str(), target.kind)), alias.map(|t| (t, KeyKind::Ip))];
+            for (path_text, kind) in lookups.into_iter().flatten() {
+                let Some(&path) = self.path_ids.get(path_text) else { continue };
+                key.clear();
+                match value {
+                    FieldValue::Str(_) if ip.is_some() => key::ip_key(ip.expect("checked"), key),
+                    FieldValue::Str(s) => key::text_key(kind, s, key),
+                    FieldValue::Int(i) => key::int_key(i128::from(*i), key),
+                    FieldValue::Bool(b) => key::bool_key(*b, key),
+                    FieldValue::Float(_) => {}
+                }
+                if !key.is_empty() {
+                    self.probe(path, key, event.time, start, out, candidates);
+                }
+                let info = &self.paths[path as usize];
+                if let Some(ip) = ip {
+                    let fam = if ip.is_ipv4() { key::TAG_NET4 } else { key::TAG_NET6 };
+                    for &(tag, len, _) in &info.nets {
+                        if tag == fam {
+                            key.clear();
+                            key::net_key(ip, len, key);
+                            self.probe(path, key, event.time, start, out, candidates);
+                        }
+                    }
+                }
+                if let (Some(group), FieldValue::Str(s)) = (&info.regex, value) {
+                    self.regex_candidates(group, s, event.time, start, out, candidates);
+                }
+            }
+        }
+    }
+
+    fn regex_candidates<'i>(
+        &'i self,
         group: &RegexGroup,
         subject: &str,
         time: i64,
         start: usize,
-        out: &mut Vec<Found>,
-        cands: &mut Vec<Candidate>,
+        out: &mut Vec<Found<'i>>,
+        cands: &mut Vec<Candidate<'i>>,
     ) {
         use unicode_normalization::UnicodeNormalization;
         // The compiled sets are exact only for non-empty subjects without a final newline.
@@ -393,27 +434,27 @@ impl<M> IndicatorIndex<M> {
                 (Some(set), true) => {
                     for i in set.matches(&nfc).iter() {
                         if c.slots[i] != u32::MAX {
-                            self.on_hit(c.slots[i], time, None, start, out, cands);
+                            self.on_hit(c.slots[i], time, Via::Nothing, start, out, cands);
                         }
                     }
                 }
                 _ => {
                     for &s in c.slots.iter().filter(|&&s| s != u32::MAX) {
-                        self.on_hit(s, time, None, start, out, cands);
+                        self.on_hit(s, time, Via::Nothing, start, out, cands);
                     }
                 }
             }
         }
     }
 
-    fn on_hit(
-        &self,
+    fn on_hit<'i>(
+        &'i self,
         slot: u32,
         time: i64,
-        via: Option<(u32, &[u8])>,
+        via: Via<'i>,
         start: usize,
-        out: &mut Vec<Found>,
-        cands: &mut Vec<Candidate>,
+        out: &mut Vec<Found<'i>>,
+        cands: &mut Vec<Candidate<'i>>,
     ) {
         let e = &self.slots[slot as usize];
         if time < e.valid_from || time >= e.valid_until {
@@ -426,22 +467,26 @@ impl<M> IndicatorIndex<M> {
         };
         if direct {
             if out[start..].iter().all(|f| f.slot != slot) {
-                let (key, value) = match via {
-                    Some((path, k)) => (self.paths[path as usize].text.clone(), key::key_text(k)),
-                    None => (String::new(), String::new()),
-                };
-                out.push(Found { slot, key, value });
+                out.push(Found { slot, via });
             }
         } else if cands.iter().all(|c| c.0 != slot) {
-            cands.push((slot, via.map(|(p, k)| (p, k.to_vec()))));
+            cands.push((slot, via));
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn probe(&self, path: u32, key: &[u8], time: i64, start: usize, out: &mut Vec<Found>, cands: &mut Vec<Candidate>) {
+    fn probe<'i>(
+        &'i self,
+        path: u32,
+        key: &[u8],
+        time: i64,
+        start: usize,
+        out: &mut Vec<Found<'i>>,
+        cands: &mut Vec<Candidate<'i>>,
+    ) {
         let h = self.hasher.hash_one((path, key));
         let Some(e) = self.eq.find(h, |e| e.path == path && *e.key == *key) else { return };
-        let via = Some((path, &*e.key));
+        let via = Via::Key(&self.paths[path as usize].text, &e.key);
         if e.hits & MULTI != 0 {
             for &slot in &self.multi[(e.hits & !MULTI) as usize] {
                 self.on_hit(slot, time, via, start, out, cands);

@@ -152,12 +152,12 @@ fn reports_name_the_comparison() {
     let mut out = Vec::new();
     ix.find(&event, &mut out);
     assert_eq!(out.len(), 1);
-    assert_eq!((out[0].key.as_str(), out[0].value.as_str()), ("network-traffic:dst_ref.value", "203.0.113.5"));
+    assert_eq!((out[0].key(), &*out[0].value()), ("network-traffic:dst_ref.value", "203.0.113.5"));
     let t = Target::parse("ipv4-addr:value").unwrap();
     let event = Event { time: T0, fields: vec![(&t, s("198.51.100.9"))] };
     out.clear();
     ix.find(&event, &mut out);
-    assert_eq!((out[0].key.as_str(), out[0].value.as_str()), ("ipv4-addr:value", "198.51.100.0/24"));
+    assert_eq!((out[0].key(), &*out[0].value()), ("ipv4-addr:value", "198.51.100.0/24"));
 }
 
 /// The index against brute force: every indicator evaluated by the matcher (on the same

@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 
 use crate::ingest::{ImportOptions, Pipeline};
 
+mod detect;
+
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
     /// Import generated indicators through the pipeline into a fresh SQLite store.
@@ -44,6 +46,23 @@ pub enum BenchCommand {
         /// Objects per page.
         #[arg(long, default_value_t = 1_000)]
         limit: usize,
+    },
+    /// Event matching: index N generated indicators (a realistic mix) from a SQLite store,
+    /// then run generated ECS events through `cairn match`'s loop on one thread.
+    Match {
+        #[arg(long, default_value_t = 1_000_000)]
+        indicators: u64,
+        /// Events per run.
+        #[arg(long, default_value_t = 2_000_000)]
+        events: u64,
+    },
+    /// The pattern matcher over the reference matcher's own test cases (parse, read the
+    /// observed data, match; best of ROUNDS); prints one JSON line.
+    Matcher {
+        #[arg(long, default_value = "crates/pattern/tests/data/matcher/v21")]
+        cases: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
     },
     /// Write a bundle of generated indicators to stdout (for memory and import tests).
     Generate {
@@ -108,6 +127,8 @@ pub fn peak_rss_mib() -> Option<f64> {
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
     match cmd {
+        BenchCommand::Match { indicators, events } => detect::bench_match(indicators, events),
+        BenchCommand::Matcher { cases, rounds } => detect::bench_matcher(&cases, rounds),
         BenchCommand::Generate { count, padding, jsonl } => {
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
