@@ -28,6 +28,7 @@ the same). Only loopback addresses are accepted.
 """
 
 import argparse
+import os
 import json
 import resource
 import socket
@@ -333,6 +334,36 @@ def cmd_taxii_get(args):
     })
 
 
+def cmd_matcher(args):
+    """The reference matcher over the cases `cairn bench matcher` runs (same files, same
+    filter): stix2matcher.matcher.match(pattern, observed, stix_version) per case, best of
+    --rounds; prints {"cases", "matches", "seconds"}."""
+    import glob
+
+    from stix2matcher.matcher import match
+
+    cases = []
+    for path in sorted(glob.glob(os.path.join(args.cases, "*.json"))):
+        with open(path) as f:
+            doc = json.load(f)
+        for case in doc.get("cases", []):
+            if "kind" in case:
+                continue
+            cases.append((case["pattern"], doc["observations"][case["observations"]], case["version"]))
+    best, matched = None, 0
+    for _ in range(max(1, args.rounds)):
+        start = time.perf_counter()
+        matched = 0
+        for pattern, observed, version in cases:
+            try:
+                matched += bool(match(pattern, observed, stix_version=version))
+            except Exception:  # noqa: BLE001 - the reference raising is a verdict too
+                pass
+        took = time.perf_counter() - start
+        best = took if best is None else min(best, took)
+    emit({"cases": len(cases), "matches": matched, "seconds": best, "rounds": args.rounds})
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -380,6 +411,11 @@ def main():
     s.add_argument("--rounds", type=int, default=0, help="stop after this many rounds (0: no cap)")
     s.add_argument("--expect", type=int, help="the number of objects one round must see")
     s.set_defaults(fn=cmd_taxii_get)
+
+    s = sub.add_parser("matcher")
+    s.add_argument("cases", help="directory of the reference's cases as JSON (crates/pattern/tests/data/matcher/v21)")
+    s.add_argument("--rounds", type=int, default=3)
+    s.set_defaults(fn=cmd_matcher)
 
     args = p.parse_args()
     args.fn(args)

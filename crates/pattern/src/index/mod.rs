@@ -151,6 +151,9 @@ struct PathInfo {
     text: String,
     /// Prefix lengths of networks on this path, with how many keys use each.
     nets: Vec<(u8, u8, u32)>,
+    /// For IPv4 networks of prefix 16 or longer: how many start with each /16, so most
+    /// addresses skip those probes after one array read. Empty until such a network.
+    v4_16: Vec<u32>,
     regex: Option<RegexGroup>,
 }
 
@@ -400,8 +403,14 @@ impl<M> IndicatorIndex<M> {
                 let info = &self.paths[path as usize];
                 if let Some(ip) = ip {
                     let fam = if ip.is_ipv4() { key::TAG_NET4 } else { key::TAG_NET6 };
+                    let v4_skip_long = match ip {
+                        std::net::IpAddr::V4(a) => {
+                            info.v4_16.get((u32::from(a) >> 16) as usize).is_none_or(|&n| n == 0)
+                        }
+                        std::net::IpAddr::V6(_) => false,
+                    };
                     for &(tag, len, _) in &info.nets {
-                        if tag == fam {
+                        if tag == fam && !(v4_skip_long && tag == key::TAG_NET4 && len >= 16) {
                             key.clear();
                             key::net_key(ip, len, key);
                             self.probe(path, key, event.time, start, out, candidates);
@@ -501,7 +510,7 @@ impl<M> IndicatorIndex<M> {
             return p;
         }
         let p = u32::try_from(self.paths.len()).expect("fewer than 2^32 paths");
-        self.paths.push(PathInfo { text: text.to_owned(), nets: Vec::new(), regex: None });
+        self.paths.push(PathInfo { text: text.to_owned(), nets: Vec::new(), v4_16: Vec::new(), regex: None });
         self.path_ids.insert(text.to_owned(), p);
         p
     }
@@ -573,10 +582,16 @@ impl<M> IndicatorIndex<M> {
             return hash;
         }
         if let Some((tag @ (key::TAG_NET4 | key::TAG_NET6), len)) = key.first().copied().zip(key.get(1).copied()) {
-            let nets = &mut self.paths[path as usize].nets;
-            match nets.iter_mut().find(|n| n.0 == tag && n.1 == len) {
+            let info = &mut self.paths[path as usize];
+            match info.nets.iter_mut().find(|n| n.0 == tag && n.1 == len) {
                 Some(n) => n.2 += 1,
-                None => nets.push((tag, len, 1)),
+                None => info.nets.push((tag, len, 1)),
+            }
+            if tag == key::TAG_NET4 && len >= 16 {
+                if info.v4_16.is_empty() {
+                    info.v4_16 = vec![0; 1 << 16];
+                }
+                info.v4_16[usize::from(u16::from_be_bytes([key[2], key[3]]))] += 1;
             }
         }
         let hasher = &self.hasher;
@@ -607,12 +622,15 @@ impl<M> IndicatorIndex<M> {
         }
         let (e, _) = entry.remove();
         if let Some((tag @ (key::TAG_NET4 | key::TAG_NET6), len)) = e.key.first().copied().zip(e.key.get(1).copied()) {
-            let nets = &mut self.paths[path as usize].nets;
-            if let Some(i) = nets.iter().position(|n| n.0 == tag && n.1 == len) {
-                nets[i].2 -= 1;
-                if nets[i].2 == 0 {
-                    nets.swap_remove(i);
+            let info = &mut self.paths[path as usize];
+            if let Some(i) = info.nets.iter().position(|n| n.0 == tag && n.1 == len) {
+                info.nets[i].2 -= 1;
+                if info.nets[i].2 == 0 {
+                    info.nets.swap_remove(i);
                 }
+            }
+            if tag == key::TAG_NET4 && len >= 16 {
+                info.v4_16[usize::from(u16::from_be_bytes([e.key[2], e.key[3]]))] -= 1;
             }
         }
     }

@@ -123,6 +123,10 @@ fn changes_are_incremental() {
     // Removing the network indicators removes their prefix lengths.
     assert!(ix.remove(2) && ix.remove(3));
     assert!(found(&ix, T0, &[("ipv4-addr:value", s("10.1.1.1"))]).is_empty());
+    assert!(found(&ix, T0, &[("ipv4-addr:value", s("198.51.100.200"))]).is_empty());
+    ix.insert(3, &pat("[ipv4-addr:value ISSUBSET '198.51.100.128/25']"), T0 - DAY, T0 + DAY, 103).unwrap();
+    assert_eq!(found(&ix, T0, &[("ipv4-addr:value", s("198.51.100.200"))]), [103]);
+    assert!(found(&ix, T0, &[("ipv4-addr:value", s("198.51.100.20"))]).is_empty());
     // A regex indicator removed and re-added, before and after a refresh.
     assert!(ix.remove(9));
     assert!(found(&ix, T0, &[("url:value", s("http://phish.example/login"))]).is_empty());
