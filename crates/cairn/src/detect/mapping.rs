@@ -320,6 +320,10 @@ impl Mapping {
             return;
         };
         let s = if rule.lower { Cow::Owned(s.to_lowercase()) } else { s };
+        if rule.split.is_none() && rule.extract.is_none() {
+            // The common case, without a list of pieces.
+            return self.sink(rule, s, out);
+        }
         let mut pieces: Vec<Cow<'m, str>> = Vec::new();
         match &rule.split {
             Some(sep) => pieces.extend(s.split(sep.as_str()).map(|p| Cow::Owned(p.trim().to_owned()))),

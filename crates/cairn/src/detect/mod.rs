@@ -345,7 +345,7 @@ impl Detector {
         out.write_all(b"\",\"observable_key\":")?;
         serde_json::to_writer(&mut *out, found.key())?;
         out.write_all(b",\"observable_value\":")?;
-        serde_json::to_writer(&mut *out, &found.value())?;
+        found.write_value_json(out)?;
         if e.meta.confidence >= 0 {
             write!(out, ",\"confidence\":{}", e.meta.confidence)?;
         } else {

@@ -179,6 +179,30 @@ fn mask128(len: u8) -> u128 {
     }
 }
 
+/// [`key_text`] as a JSON string, written directly: addresses and hex need no escaping
+/// and no intermediate string.
+pub(crate) fn write_key_json(key: &[u8], w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let (tag, rest) = key.split_first().expect("keys are never empty");
+    match *tag {
+        TAG_IP4 => write!(w, "\"{}.{}.{}.{}\"", rest[0], rest[1], rest[2], rest[3]),
+        TAG_HEX => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut buf = Vec::with_capacity(rest.len() * 2 + 2);
+            buf.push(b'"');
+            for b in rest {
+                buf.push(HEX[usize::from(b >> 4)]);
+                buf.push(HEX[usize::from(b & 15)]);
+            }
+            buf.push(b'"');
+            w.write_all(&buf)
+        }
+        TAG_TEXT => {
+            serde_json::to_writer(w, std::str::from_utf8(rest).unwrap_or_default()).map_err(std::io::Error::from)
+        }
+        _ => serde_json::to_writer(w, &key_text(key)).map_err(std::io::Error::from),
+    }
+}
+
 /// The text of a key, for reports: what the indicator said, normalised.
 pub(crate) fn key_text(key: &[u8]) -> String {
     let (tag, rest) = key.split_first().expect("keys are never empty");
@@ -279,5 +303,19 @@ mod tests {
         assert_eq!(key_text(&c), "2001:db8::/32");
         assert_eq!(key_text(&key("file:hashes.MD5", "ABCD")), "abcd");
         assert_eq!(key_text(&key("ipv6-addr:value", "2001:0db8::0001")), "2001:db8::1");
+        // The direct JSON writer says the same as the text.
+        let keys = [
+            key("ipv4-addr:value", "198.51.100.7"),
+            key("ipv6-addr:value", "2001:db8::1"),
+            key("file:hashes.MD5", "ABCD"),
+            key("url:value", "http://a/\"q\"\u{e9}"),
+            key("domain-name:value", "Évil.example"),
+            c,
+        ];
+        for k in keys {
+            let mut out = Vec::new();
+            write_key_json(&k, &mut out).unwrap();
+            assert_eq!(serde_json::from_slice::<String>(&out).unwrap(), key_text(&k));
+        }
     }
 }

@@ -89,6 +89,14 @@ impl<'i> Found<'i> {
         }
     }
 
+    /// Writes [`Found::value`] as a JSON string, without making it first.
+    pub fn write_value_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self.via {
+            Via::Key(_, k) => key::write_key_json(k, w),
+            _ => serde_json::to_writer(w, &self.value()).map_err(std::io::Error::from),
+        }
+    }
+
     /// The matched value, as `ObservableValue`, normalised (addresses canonical,
     /// hashes and domain names lower case).
     pub fn value(&self) -> std::borrow::Cow<'i, str> {
@@ -440,6 +448,9 @@ impl<M> IndicatorIndex<M> {
             if subject.is_ascii() { subject.into() } else { subject.nfc().collect::<String>().into() };
         for c in &group.chunks {
             match (&c.set, exact) {
+                // `is_match` first: it stops at the first match, and iterating a set's
+                // matches walks every pattern of the chunk.
+                (Some(set), true) if !set.is_match(&nfc) => {}
                 (Some(set), true) => {
                     for i in set.matches(&nfc).iter() {
                         if c.slots[i] != u32::MAX {
