@@ -89,6 +89,8 @@ pub struct Detector {
     cursor: Option<i64>,
     /// Keep indicators whose validity has ended (for matching old logs).
     include_expired: bool,
+    /// When expired indicators were last removed (µs).
+    expired_at: i64,
     /// Indicators left out, by reason (counts).
     pub skipped_type: u64,
     pub skipped_unusable: u64,
@@ -130,6 +132,7 @@ impl Detector {
             tagset_ids: [(Vec::new(), 0)].into_iter().collect(),
             cursor: None,
             include_expired,
+            expired_at: cairn_store::now_micros(),
             skipped_type: 0,
             skipped_unusable: 0,
         }
@@ -195,10 +198,15 @@ impl Detector {
         if changes.cursor.is_some() {
             self.cursor = changes.cursor;
         }
-        if !self.include_expired {
+        // Expiry scans every slot: at most once a minute (events are checked against
+        // validity anyway; this only frees what can no longer match).
+        if !self.include_expired && now - self.expired_at >= 60_000_000 {
             self.index.expire(now);
+            self.expired_at = now;
         }
-        self.index.refresh();
+        if !changes.current.is_empty() {
+            self.index.refresh();
+        }
     }
 
     fn remove(&mut self, id: &str) -> bool {
