@@ -178,14 +178,19 @@ fn mib(b: usize) -> f64 {
 
 /// Matches `events` (lines) with `cairn match`'s loop, output to a sink file; returns
 /// (events/s, matches).
-fn run_events(detector: &Detector, mapping: &Mapping, events: &[u8]) -> anyhow::Result<(f64, u64, Duration)> {
+fn run_events(
+    detector: &Detector,
+    mapping: &Mapping,
+    events: &[u8],
+    threads: usize,
+) -> anyhow::Result<(f64, u64, Duration)> {
     let mut best: Option<(Duration, u64)> = None;
     for _ in 0..3 {
         let mut input = BufReader::with_capacity(1 << 20, events);
         let sink = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
         let mut out = BufWriter::with_capacity(1 << 20, sink);
         let t = Instant::now();
-        let s = crate::match_cli::match_lines(detector, mapping, &mut input, &mut out, None)?;
+        let s = crate::match_cli::match_lines_parallel(detector, mapping, &mut input, &mut out, None, threads)?;
         out.flush()?;
         let e = t.elapsed();
         if best.is_none_or(|(b, _)| e < b) {
@@ -225,8 +230,12 @@ pub fn bench_match(indicators: u64, events: u64) -> anyhow::Result<i32> {
     drop(raws);
 
     // 2. The realistic mix, through the pipeline into SQLite, loaded as `cairn match` does.
+    // CAIRN_BENCH_KEEP=DIR keeps the store and the hit events there, for profiling
+    // `cairn --data DIR/store match --events DIR/hits.jsonl` alone.
+    let keep = std::env::var_os("CAIRN_BENCH_KEEP").map(std::path::PathBuf::from);
     let tmp = tempfile::tempdir()?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(tmp.path())?);
+    let store_dir = keep.as_ref().map(|k| k.join("store")).unwrap_or_else(|| tmp.path().to_path_buf());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(&store_dir)?);
     let mut data = Vec::with_capacity(indicators as usize * 400);
     for i in 0..indicators {
         serde_json::to_writer(&mut data, &indicator(i))?;
@@ -264,19 +273,31 @@ pub fn bench_match(indicators: u64, events: u64) -> anyhow::Result<i32> {
         lines.extend_from_slice(hit_event(i, n).as_bytes());
         lines.push(b'\n');
     }
-    let (rate, matches, e) = run_events(&detector, &mapping, &lines)?;
+    if let Some(k) = &keep {
+        std::fs::write(k.join("hits.jsonl"), &lines)?;
+    }
+    let (rate, matches, e) = run_events(&detector, &mapping, &lines, 1)?;
     println!(
         "equality hits: {events} events ({:.0} bytes each), {matches} matches, {:.2} s: {:.0} events/s",
         lines.len() as f64 / events as f64,
         e.as_secs_f64(),
         rate
     );
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    if cpus > 1 {
+        let (rate, matches, e) = run_events(&detector, &mapping, &lines, cpus)?;
+        println!(
+            "equality hits on {cpus} threads (cairn match's default here): {matches} matches, {:.2} s: {:.0} events/s",
+            e.as_secs_f64(),
+            rate
+        );
+    }
     let mut lines = Vec::new();
     for n in 0..events {
         lines.extend_from_slice(miss_event(n).as_bytes());
         lines.push(b'\n');
     }
-    let (rate, matches, e) = run_events(&detector, &mapping, &lines)?;
+    let (rate, matches, e) = run_events(&detector, &mapping, &lines, 1)?;
     println!(
         "no hits (4 observables each): {events} events, {matches} matches, {:.2} s: {:.0} events/s",
         e.as_secs_f64(),
@@ -290,7 +311,7 @@ pub fn bench_match(indicators: u64, events: u64) -> anyhow::Result<i32> {
             lines.extend_from_slice(flow_event(flows[(mix(n) % flows.len() as u64) as usize], n).as_bytes());
             lines.push(b'\n');
         }
-        let (rate, matches, e) = run_events(&detector, &mapping, &lines)?;
+        let (rate, matches, e) = run_events(&detector, &mapping, &lines, 1)?;
         println!(
             "compound hits (full evaluation of an AND pattern per event): {n_flow} events, {matches} matches, {:.2} s: {:.0} events/s",
             e.as_secs_f64(),
