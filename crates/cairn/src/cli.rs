@@ -279,6 +279,10 @@ pub struct ServeArgs {
     /// Where --watch appends its matches as JSON lines (default: matches.jsonl in the data directory).
     #[arg(long)]
     pub matches_log: Option<PathBuf>,
+    /// How often --watch writes the sightings of what it matched (and saves its read positions), in
+    /// seconds; a graceful stop writes them too.
+    #[arg(long, default_value_t = 60)]
+    pub watch_flush_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -430,6 +434,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 dir,
                 mapping: a.watch_mapping,
                 matches_log: a.matches_log.unwrap_or_else(|| data.join("matches.jsonl")),
+                flush_every: std::time::Duration::from_secs(a.watch_flush_secs),
             });
             crate::server::serve(Pipeline::new(store), a.listen, config, watch)?;
             Ok(0)

@@ -13,6 +13,8 @@ pub struct WatchConfig {
     pub mapping: String,
     /// Where match lines are appended.
     pub matches_log: std::path::PathBuf,
+    /// How often sightings from watched events are written.
+    pub flush_every: std::time::Duration,
 }
 
 pub fn serve(
@@ -35,7 +37,9 @@ pub fn serve(
                 mapping.name,
                 w.matches_log.display()
             );
-            Some(crate::detect::watch::Watcher::new(store.as_ref(), w.dir, mapping, Some(w.matches_log))?)
+            let watcher = crate::detect::watch::Watcher::new(store.as_ref(), w.dir, mapping, Some(w.matches_log))?
+                .with_flush_every(w.flush_every);
+            Some(Arc::new(std::sync::Mutex::new(watcher)))
         }
         None => None,
     };
@@ -55,7 +59,7 @@ pub fn serve(
             state.detector.clone(),
             std::time::Duration::from_secs(2),
         ));
-        if let Some(w) = watcher {
+        if let Some(w) = watcher.clone() {
             tokio::spawn(crate::detect::watch::run(
                 w,
                 state.detector.clone(),
@@ -63,7 +67,16 @@ pub fn serve(
                 std::time::Duration::from_secs(1),
             ));
         }
-        axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown()).await?;
+        axum::serve(listener, api::router(state.clone())).with_graceful_shutdown(shutdown()).await?;
+        if let Some(w) = watcher {
+            // What the watcher matched since its last flush is written before exiting.
+            let pipeline = state.pipeline.clone();
+            let flushed = tokio::task::spawn_blocking(move || w.lock().expect("watcher lock").flush(&pipeline)).await?;
+            match flushed {
+                Ok(n) => eprintln!("stopped; {n} sightings written from watched events"),
+                Err(e) => eprintln!("error: could not write the last sightings of watched events: {e}"),
+            }
+        }
         Ok(())
     })
 }

@@ -222,13 +222,25 @@ fn a_watched_directory_is_tailed_and_resumed() {
     let miss = r#"{"@timestamp":"2026-06-01T10:00:00Z","source":{"ip":"10.0.0.1"}}"#;
     std::fs::write(&file, format!("{hit}\n{miss}\nnot json\n{hit}")).unwrap();
     std::fs::write(events.join("ignored.txt"), format!("{hit}\n")).unwrap();
-    let mut w = watch::Watcher::new(p.store().as_ref(), events.clone(), mapping.clone(), Some(log.clone())).unwrap();
+    // Sightings and offsets wait for the flush interval: a watcher that crashed before it
+    // re-reads the lines.
+    let mut w = watch::Watcher::new(p.store().as_ref(), events.clone(), mapping.clone(), None).unwrap();
+    let st = w.poll(&shared, &p).unwrap();
+    assert_eq!((st.lines, st.matches, st.sightings), (3, 1, 0));
+    assert_eq!(w.poll(&shared, &p).unwrap().lines, 0, "it remembers where it is");
+    drop(w);
+    let zero = std::time::Duration::ZERO;
+    let mut w = watch::Watcher::new(p.store().as_ref(), events.clone(), mapping.clone(), Some(log.clone()))
+        .unwrap()
+        .with_flush_every(zero);
     let st = w.poll(&shared, &p).unwrap();
     assert_eq!((st.lines, st.bad_lines, st.matches, st.sightings), (3, 1, 1, 1), "the unfinished last line waits");
     // The line is completed; a restarted watcher resumes from the stored offset.
     let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
     std::io::Write::write_all(&mut f, b"\n").unwrap();
-    let mut w = watch::Watcher::new(p.store().as_ref(), events.clone(), mapping.clone(), Some(log.clone())).unwrap();
+    let mut w = watch::Watcher::new(p.store().as_ref(), events.clone(), mapping.clone(), Some(log.clone()))
+        .unwrap()
+        .with_flush_every(zero);
     let st = w.poll(&shared, &p).unwrap();
     assert_eq!((st.lines, st.matches), (1, 1));
     assert_eq!(w.poll(&shared, &p).unwrap(), watch::PollStats::default());

@@ -3,10 +3,11 @@
 //!
 //! Tailing keeps a byte offset per file (stored as `watch-offset` documents, so a
 //! restart resumes where it stopped) and reads only complete lines; a file that shrank
-//! was rotated or truncated and is read again from its start. Per poll: match the new
-//! lines, append the matches to the matches log, write the sightings, then save the
-//! offsets — a crash in between re-reads some lines (counted twice) rather than losing
-//! any.
+//! was rotated or truncated and is read again from its start. Each poll matches the new
+//! lines and appends the matches to the matches log; sightings are aggregated and
+//! written once per flush interval (a busy indicator would otherwise get a new sighting
+//! version every poll), and only then are the offsets saved — a crash in between
+//! re-reads some lines (counted twice) rather than losing any. A graceful stop flushes.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -88,7 +89,13 @@ pub struct Watcher {
     dir: PathBuf,
     mapping: Arc<Mapping>,
     matches_log: Option<PathBuf>,
+    /// Where reading has got to, per file.
     offsets: HashMap<String, u64>,
+    /// What is saved in the store (reading restarts there after a crash).
+    saved: HashMap<String, u64>,
+    sightings: Sightings,
+    last_flush: std::time::Instant,
+    flush_every: Duration,
     source: Source,
 }
 
@@ -110,7 +117,40 @@ impl Watcher {
             }
         }
         let source = Source::new(SourceKind::Detection, format!("watch:{}", dir.display()));
-        Ok(Watcher { dir, mapping, matches_log, offsets, source })
+        Ok(Watcher {
+            dir,
+            mapping,
+            matches_log,
+            saved: offsets.clone(),
+            offsets,
+            sightings: Sightings::new(),
+            last_flush: std::time::Instant::now(),
+            flush_every: Duration::from_secs(60),
+            source,
+        })
+    }
+
+    /// How often sightings (and the offsets) are written; default 60 s.
+    pub fn with_flush_every(mut self, every: Duration) -> Watcher {
+        self.flush_every = every;
+        self
+    }
+
+    /// Writes the pending sightings, then saves the offsets; returns the sightings
+    /// written.
+    pub fn flush(&mut self, pipeline: &Pipeline) -> anyhow::Result<usize> {
+        let flushed = self.sightings.flush(pipeline, &self.source)?;
+        for r in &flushed.rejected {
+            tracing::error!("a sighting was rejected: {r}");
+        }
+        for (key, offset) in &self.offsets {
+            if self.saved.get(key) != Some(offset) {
+                pipeline.store().put_doc(OFFSET_DOC, key, &offset.to_string())?;
+                self.saved.insert(key.clone(), *offset);
+            }
+        }
+        self.last_flush = std::time::Instant::now();
+        Ok(flushed.written)
     }
 
     fn files(&self) -> std::io::Result<Vec<PathBuf>> {
@@ -131,10 +171,11 @@ impl Watcher {
         let mut stats = PollStats::default();
         let guard = shared.read().expect("detector lock");
         let Some(detector) = guard.as_ref() else { return Ok(stats) };
-        let mut sightings = Sightings::new();
+        let files = self.files()?;
+        let sightings = &mut self.sightings;
         let mut log = Vec::new();
         let mut moved = Vec::new();
-        for path in self.files()? {
+        for path in files {
             let key = path.display().to_string();
             let start = self.offsets.get(&key).copied().unwrap_or(0);
             let (consumed, new_start) = read_new_lines(&path, start, |line| {
@@ -167,14 +208,11 @@ impl Watcher {
                 writeln!(f, "{l}")?;
             }
         }
-        let flushed = sightings.flush(pipeline, &self.source)?;
-        for r in &flushed.rejected {
-            tracing::error!("a sighting was rejected: {r}");
-        }
-        stats.sightings = flushed.written;
         for (key, offset) in moved {
-            pipeline.store().put_doc(OFFSET_DOC, &key, &offset.to_string())?;
             self.offsets.insert(key, offset);
+        }
+        if self.last_flush.elapsed() >= self.flush_every {
+            stats.sightings = self.flush(pipeline)?;
         }
         Ok(stats)
     }
@@ -203,32 +241,36 @@ fn read_new_lines(path: &Path, start: u64, mut each: impl FnMut(&str)) -> std::i
     Ok((end as u64 + 1, start))
 }
 
-/// Polls `watcher` every `interval` on a blocking thread.
-pub async fn run(mut watcher: Watcher, shared: SharedDetector, pipeline: Pipeline, interval: Duration) {
+/// Polls `watcher` every `interval` on a blocking thread. The caller keeps the watcher
+/// to [`Watcher::flush`] it when the server stops.
+pub async fn run(
+    watcher: Arc<std::sync::Mutex<Watcher>>,
+    shared: SharedDetector,
+    pipeline: Pipeline,
+    interval: Duration,
+) {
     let mut tick = tokio::time::interval(interval);
     loop {
         tick.tick().await;
-        let (s, p) = (shared.clone(), pipeline.clone());
+        let (s, p, w) = (shared.clone(), pipeline.clone(), watcher.clone());
         let result = tokio::task::spawn_blocking(move || {
-            let r = watcher.poll(&s, &p);
-            (watcher, r)
+            let mut w = w.lock().expect("watcher lock");
+            let r = w.poll(&s, &p);
+            (w.dir.clone(), r)
         })
         .await;
         match result {
-            Ok((w, r)) => {
-                watcher = w;
-                match r {
-                    Ok(st) if st.lines > 0 => tracing::info!(
-                        lines = st.lines,
-                        matches = st.matches,
-                        sightings = st.sightings,
-                        bad_lines = st.bad_lines,
-                        "watched events processed"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!("watching {}: {e}", watcher.dir.display()),
-                }
-            }
+            Ok((dir, r)) => match r {
+                Ok(st) if st.lines > 0 => tracing::info!(
+                    lines = st.lines,
+                    matches = st.matches,
+                    sightings = st.sightings,
+                    bad_lines = st.bad_lines,
+                    "watched events processed"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("watching {}: {e}", dir.display()),
+            },
             Err(e) => {
                 tracing::error!("the directory watcher panicked: {e}");
                 return;
