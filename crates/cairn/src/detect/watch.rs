@@ -56,9 +56,10 @@ pub async fn follow_store(store: Arc<dyn Store>, shared: SharedDetector, interva
                 };
                 let changes = Changes::read(store.as_ref(), cursor, 20_000)?;
                 let done = changes.is_empty();
-                if let Some(d) = shared.write().expect("detector lock").as_mut() {
-                    // Changes were read from this cursor; another writer cannot have
-                    // moved it (this task is the only one applying changes).
+                // Applied only if no one (a `/api/v1/match` request catching up) moved the
+                // cursor since they were read; otherwise read again from where it is now.
+                let mut guard = shared.write().expect("detector lock");
+                if let Some(d) = guard.as_mut().filter(|d| d.cursor() == cursor) {
                     d.apply_changes(changes);
                 }
                 if done {
