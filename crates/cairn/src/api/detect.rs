@@ -18,7 +18,7 @@ use serde_json::{json, value::RawValue, Value};
 
 use super::{ApiError, Caller, SharedState};
 use crate::auth::Role;
-use crate::detect::{Changes, Detector, Mapping, MappingFile, Sightings, BUILT_IN};
+use crate::detect::{Mapping, MappingFile, Sightings, BUILT_IN};
 
 /// Most events in one request.
 pub const MAX_EVENTS: usize = 100_000;
@@ -83,29 +83,7 @@ pub async fn match_events(
         let store = pipeline.store().clone();
         // Up to date with the store at the time of the request: what was just ingested
         // matches.
-        loop {
-            // The read guard must be gone before the write below.
-            let loaded = shared.read().expect("detector lock").as_ref().map(Detector::cursor);
-            let cursor = match loaded {
-                Some(c) => c,
-                None => {
-                    let d = Detector::load(store.as_ref(), false)?;
-                    let mut w = shared.write().expect("detector lock");
-                    if w.is_none() {
-                        *w = Some(d);
-                    }
-                    continue;
-                }
-            };
-            let changes = Changes::read(store.as_ref(), cursor, 20_000)?;
-            if changes.is_empty() {
-                break;
-            }
-            let mut w = shared.write().expect("detector lock");
-            if let Some(d) = w.as_mut().filter(|d| d.cursor() == cursor) {
-                d.apply_changes(changes);
-            }
-        }
+        crate::detect::watch::catch_up(store.as_ref(), &shared)?;
         let guard = shared.read().expect("detector lock");
         let detector = guard.as_ref().expect("loaded above");
         let now = cairn_store::now_micros();

@@ -42,36 +42,38 @@ pub async fn follow_store(store: Arc<dyn Store>, shared: SharedDetector, interva
     loop {
         tick.tick().await;
         let (store, shared) = (store.clone(), shared.clone());
-        let step = tokio::task::spawn_blocking(move || -> cairn_store::Result<()> {
-            loop {
-                // The read guard must be gone before the write below.
-                let loaded = shared.read().expect("detector lock").as_ref().map(Detector::cursor);
-                let cursor = match loaded {
-                    Some(c) => c,
-                    None => {
-                        let d = Detector::load(store.as_ref(), false)?;
-                        *shared.write().expect("detector lock") = Some(d);
-                        return Ok(());
-                    }
-                };
-                let changes = Changes::read(store.as_ref(), cursor, 20_000)?;
-                let done = changes.is_empty();
-                // Applied only if no one (a `/api/v1/match` request catching up) moved the
-                // cursor since they were read; otherwise read again from where it is now.
-                let mut guard = shared.write().expect("detector lock");
-                if let Some(d) = guard.as_mut().filter(|d| d.cursor() == cursor) {
-                    d.apply_changes(changes);
-                }
-                if done {
-                    return Ok(());
-                }
-            }
-        })
-        .await;
+        let step = tokio::task::spawn_blocking(move || catch_up(store.as_ref(), &shared)).await;
         match step {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!("indicator index update failed (retrying): {e}"),
             Err(e) => tracing::error!("indicator index update panicked: {e}"),
+        }
+    }
+}
+
+/// Brings the shared detector up to date with the store (loading it first if needed).
+/// Changes are read without the lock and applied in bounded batches under it, and only
+/// if no other caller moved the detector's cursor meanwhile (then they are read again
+/// from where it is), so concurrent callers never apply a stale batch.
+pub fn catch_up(store: &dyn Store, shared: &SharedDetector) -> cairn_store::Result<()> {
+    loop {
+        // The read guard must be gone before the write below.
+        let loaded = shared.read().expect("detector lock").as_ref().map(Detector::cursor);
+        let cursor = match loaded {
+            Some(c) => c,
+            None => {
+                let d = Detector::load(store, false)?;
+                shared.write().expect("detector lock").get_or_insert(d);
+                continue;
+            }
+        };
+        let changes = Changes::read(store, cursor, 20_000)?;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut guard = shared.write().expect("detector lock");
+        if let Some(d) = guard.as_mut().filter(|d| d.cursor() == cursor) {
+            d.apply_changes(changes);
         }
     }
 }
