@@ -80,7 +80,14 @@ impl Sightings {
             return Ok(Flushed::default());
         }
         let now = cairn_store::now_micros();
-        let mut objects = Vec::with_capacity(self.pending.len());
+        let mut objects = Vec::with_capacity(self.pending.len() + 1);
+        // Who sighted: this Cairn instance, as an identity (made once), so a sighting
+        // shared with another platform says where it was seen.
+        let me = instance_identity(&pipeline.store().instance_id()?);
+        let me_id = me["id"].as_str().expect("an id").to_owned();
+        if pipeline.store().current(&me_id)?.is_none() {
+            objects.push(me);
+        }
         for ((uuid, day), seen) in std::mem::take(&mut self.pending) {
             let indicator = format!("indicator--{}", Uuid::from_u128(uuid));
             let date = &Timestamp::from_unix_micros(day * DAY).format_digits(0)[..10];
@@ -89,13 +96,15 @@ impl Sightings {
                 Some(v) => serde_json::from_str::<Value>(&v.raw).ok(),
                 None => None,
             };
-            objects.push(sighting(&id, &indicator, seen, previous.as_ref(), now));
+            objects.push(sighting(&id, &indicator, &me_id, seen, previous.as_ref(), now));
         }
+        let identity_first = objects[0]["type"] == "identity";
         let outcomes = pipeline.ingest_values(source, objects)?;
         let mut flushed = Flushed::default();
-        for o in outcomes {
+        for (i, o) in outcomes.into_iter().enumerate() {
             match o {
                 ObjectOutcome::Rejected { errors } => flushed.rejected.push(errors.join("; ")),
+                _ if i == 0 && identity_first => {}
                 _ => flushed.written += 1,
             }
         }
@@ -108,7 +117,22 @@ fn micros(v: Option<&Value>) -> Option<i64> {
 }
 
 /// The sighting for `seen`, as a new version of `previous` when there is one.
-fn sighting(id: &str, indicator: &str, mut seen: Seen, previous: Option<&Value>, now: i64) -> Value {
+/// The identity of this Cairn instance (`identity_class` `system`), with an id derived
+/// from the instance id.
+fn instance_identity(instance: &str) -> Value {
+    json!({
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": format!("identity--{}", Uuid::new_v5(&NAMESPACE, format!("instance|{instance}").as_bytes())),
+        "created": "2020-01-01T00:00:00.000Z",
+        "modified": "2020-01-01T00:00:00.000Z",
+        "name": format!("Cairn {instance}"),
+        "identity_class": "system",
+        "description": "The Cairn instance whose event-log matching produced these sightings.",
+    })
+}
+
+fn sighting(id: &str, indicator: &str, me: &str, mut seen: Seen, previous: Option<&Value>, now: i64) -> Value {
     let ts = |t: i64| Timestamp::from_unix_micros(t).format_digits(3);
     let ts_us = |t: i64| Timestamp::from_unix_micros(t).format_digits(6);
     // Milliseconds, the precision `modified` is written in.
@@ -134,7 +158,9 @@ fn sighting(id: &str, indicator: &str, mut seen: Seen, previous: Option<&Value>,
         "id": id,
         "created": ts(created),
         "modified": ts(modified),
+        "created_by_ref": me,
         "sighting_of_ref": indicator,
+        "where_sighted_refs": [me],
         "count": seen.count.min(999_999_999),
         "first_seen": ts_us(seen.first),
         "last_seen": ts_us(seen.last),

@@ -187,6 +187,11 @@ fn matches_become_one_sighting_per_indicator_per_day() {
     assert_eq!(list.len(), 2);
     let first: Value = serde_json::from_str(&list[0].raw).unwrap();
     assert_eq!(first["sighting_of_ref"], "indicator--00000000-0000-4000-8000-000000000001");
+    // Sighted by this instance, whose identity is stored once.
+    let me = first["where_sighted_refs"][0].as_str().unwrap();
+    assert_eq!(first["created_by_ref"], me);
+    let identity: Value = serde_json::from_str(&p.store().current(me).unwrap().unwrap().raw).unwrap();
+    assert_eq!(identity["identity_class"], "system");
     assert_eq!(first["count"], 2);
     assert_eq!(first["first_seen"], "2026-06-01T08:00:00.000000Z");
     assert_eq!(first["last_seen"], "2026-06-01T10:00:00.000000Z");
@@ -205,6 +210,8 @@ fn matches_become_one_sighting_per_indicator_per_day() {
     assert!(v["modified"].as_str() > first["modified"].as_str());
     assert_eq!(p.store().versions(first["id"].as_str().unwrap()).unwrap().len(), 2);
     assert_eq!(p.store().list(&filter, None, 10).unwrap().items.len(), 2);
+    let identities = cairn_store::Filter { types: vec!["identity".into()], ..Default::default() };
+    assert_eq!(p.store().list(&identities, None, 10).unwrap().items.len(), 1);
 }
 
 #[test]
