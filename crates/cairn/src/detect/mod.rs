@@ -85,6 +85,9 @@ pub struct Detector {
     source_ids: hashbrown::HashMap<String, u32>,
     tagsets: Vec<Vec<String>>,
     tagset_ids: hashbrown::HashMap<Vec<String>, u32>,
+    /// `sources` and `tagsets` as JSON, for match lines.
+    sources_json: Vec<Box<str>>,
+    tagsets_json: Vec<Box<str>>,
     /// The store's `seq` up to which changes are applied.
     cursor: Option<i64>,
     /// Keep indicators whose validity has ended (for matching old logs).
@@ -130,6 +133,8 @@ impl Detector {
             source_ids: Default::default(),
             tagsets: vec![Vec::new()],
             tagset_ids: [(Vec::new(), 0)].into_iter().collect(),
+            sources_json: Vec::new(),
+            tagsets_json: vec!["[]".into()],
             cursor: None,
             include_expired,
             expired_at: cairn_store::now_micros(),
@@ -295,6 +300,7 @@ impl Detector {
             return i;
         }
         self.sources.push(s.to_owned());
+        self.sources_json.push(serde_json::to_string(s).expect("a string serialises").into());
         let i = (self.sources.len() - 1) as u32;
         self.source_ids.insert(s.to_owned(), i);
         i
@@ -307,6 +313,7 @@ impl Detector {
             return i;
         }
         self.tagsets.push(tags.clone());
+        self.tagsets_json.push(serde_json::to_string(&tags).expect("strings serialise").into());
         let i = (self.tagsets.len() - 1) as u32;
         self.tagset_ids.insert(tags, i);
         i
@@ -344,26 +351,29 @@ impl Detector {
     /// building it: this is `cairn match`'s inner loop. `event` must be a JSON object.
     pub fn write_match(&self, found: &Found, event: &str, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         let e = self.index.get(found.slot).expect("found slots are live");
-        out.write_all(b"{\"event\":")?;
-        out.write_all(event.as_bytes())?;
+        // Assembled here and written once; tag sets and sources are kept as JSON.
+        let mut line = Vec::with_capacity(event.len() + 256);
+        line.extend_from_slice(b"{\"event\":");
+        line.extend_from_slice(event.as_bytes());
         let mut id = [0u8; 36];
         Uuid::from_u128(e.id).hyphenated().encode_lower(&mut id);
-        out.write_all(b",\"indicator_id\":\"indicator--")?;
-        out.write_all(&id)?;
-        out.write_all(b"\",\"observable_key\":")?;
-        serde_json::to_writer(&mut *out, found.key())?;
-        out.write_all(b",\"observable_value\":")?;
-        found.write_value_json(out)?;
-        if e.meta.confidence >= 0 {
-            write!(out, ",\"confidence\":{}", e.meta.confidence)?;
-        } else {
-            out.write_all(b",\"confidence\":null")?;
+        line.extend_from_slice(b",\"indicator_id\":\"indicator--");
+        line.extend_from_slice(&id);
+        line.extend_from_slice(b"\",\"observable_key\":");
+        serde_json::to_writer(&mut line, found.key())?;
+        line.extend_from_slice(b",\"observable_value\":");
+        found.write_value_json(&mut line)?;
+        line.extend_from_slice(b",\"confidence\":");
+        match e.meta.confidence {
+            c if c < 0 => line.extend_from_slice(b"null"),
+            c => line.extend_from_slice(c.to_string().as_bytes()),
         }
-        out.write_all(b",\"tags\":")?;
-        serde_json::to_writer(&mut *out, &self.tagsets[e.meta.tags as usize])?;
-        out.write_all(b",\"source\":")?;
-        serde_json::to_writer(&mut *out, &self.sources[e.meta.source as usize])?;
-        out.write_all(b"}\n")
+        line.extend_from_slice(b",\"tags\":");
+        line.extend_from_slice(self.tagsets_json[e.meta.tags as usize].as_bytes());
+        line.extend_from_slice(b",\"source\":");
+        line.extend_from_slice(self.sources_json[e.meta.source as usize].as_bytes());
+        line.extend_from_slice(b"}\n");
+        out.write_all(&line)
     }
 
     /// The indicator UUID of a raw match.
