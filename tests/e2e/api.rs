@@ -527,6 +527,12 @@ async fn match_api_finds_indicators_just_uploaded_and_records_sightings() {
     let s = start(ApiConfig::default()).await;
     let c = reqwest::Client::new();
     let url = format!("{}/api/v1/match", s.base);
+    let status = |token: String| {
+        let c = c.clone();
+        let u = format!("{url}/status");
+        async move { c.get(u).bearer_auth(token).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(status(s.reader.clone()).await, json!({"loaded": false}));
     let ev = |ip: &str| json!({"@timestamp": "2026-06-01T10:00:00Z", "destination": {"ip": ip}});
     // Nothing stored yet: no matches.
     let r = c.post(&url).bearer_auth(&s.admin).json(&json!({"events": [ev("198.51.100.7")]})).send().await.unwrap();
@@ -560,6 +566,8 @@ async fn match_api_finds_indicators_just_uploaded_and_records_sightings() {
     assert_eq!(m[0]["source"], "feed-x");
     assert_eq!(v["errors"][0]["index"], 2);
     assert_eq!(v["sightings"], 1);
+    let st = status(s.reader.clone()).await;
+    assert_eq!((st["loaded"].as_bool(), st["indicators"].as_u64()), (Some(true), Some(1)), "{st}");
     let r = c
         .get(format!("{}/api/v1/objects?type=sighting", s.base))
         .bearer_auth(&s.reader)

@@ -119,6 +119,25 @@ pub async fn match_events(
     Ok(Json(result))
 }
 
+/// `GET /api/v1/match/status`: the indicator index's health — whether it is loaded,
+/// how many indicators can match, how many were left out and why, and how far into the
+/// store's history it has read. Any authenticated user.
+pub async fn status(State(state): State<SharedState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Reader)?;
+    let guard = state.detector.read().expect("detector lock");
+    Ok(Json(match guard.as_ref() {
+        None => json!({ "loaded": false }),
+        Some(d) => json!({
+            "loaded": true,
+            "indicators": d.len(),
+            "skipped_pattern_type": d.skipped_type,
+            "skipped_unusable": d.skipped_unusable,
+            "store_seq": d.cursor(),
+            "mappings": BUILT_IN,
+        }),
+    }))
+}
+
 /// The server's detector, empty until loaded (by the first request or the follower).
 pub fn new_shared() -> crate::detect::watch::SharedDetector {
     Arc::new(std::sync::RwLock::new(None))

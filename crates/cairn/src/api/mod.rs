@@ -94,6 +94,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/exports", get(admin::list_exports).post(admin::run_export))
         .route("/api/v1/objects/{id}/exports", get(admin::object_exports))
         .route("/api/v1/match", post(detect::match_events))
+        .route("/api/v1/match/status", get(detect::status))
         .layer(axum::extract::DefaultBodyLimit::max(512 * 1024 * 1024))
         .with_state(state)
         .merge(cairn_taxii::router(taxii))
