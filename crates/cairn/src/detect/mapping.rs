@@ -525,6 +525,9 @@ pub fn parse_time(v: &FieldValue<'_>) -> Option<i64> {
     }
 }
 
+// Hand-rolled rather than chrono's `parse_from_rfc3339`: it runs once per event on
+// `cairn match`'s hot path, needs no allocation or calendar validation beyond field
+// ranges, and also takes the space-separated form many log shippers write.
 fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
