@@ -461,6 +461,16 @@ pub const TLP_MARKINGS: &[(&str, &str, &str)] = &[
 ];
 pub const TLP_CREATED: &str = "2017-01-20T00:00:00.000Z";
 
+/// The TLP 2.0 marking-definitions published with the OASIS TLP 2.0 extension
+/// (`extension-definition--60a3c5c5-…`): (id, name, level).
+pub const TLP2_MARKINGS: &[(&str, &str, &str)] = &[
+    ("marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487", "TLP:CLEAR", "clear"),
+    ("marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb", "TLP:GREEN", "green"),
+    ("marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421", "TLP:AMBER", "amber"),
+    ("marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003", "TLP:AMBER+STRICT", "amber+strict"),
+    ("marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", "TLP:RED", "red"),
+];
+
 /// The deterministic-id namespace (Identifier section; the value used by the OASIS `stix2` library).
 pub const SCO_ID_NAMESPACE: &str = "00abedb4-aa42-466c-9c01-fed23315a9b7";
 
