@@ -655,8 +655,8 @@ fn import(data: &Path, a: ImportArgs) -> anyhow::Result<i32> {
     let report = pipeline.import(&source, input, opts, &mut |p| {
         if let Some(pb) = &bar {
             pb.set_message(format!(
-                "{} created, {} new versions, {} unchanged, {} rejected",
-                p.summary.created, p.summary.new_versions, p.summary.unchanged, p.summary.rejected
+                "{} created, {} new versions, {} unchanged, {} dropped by rules, {} rejected",
+                p.summary.created, p.summary.new_versions, p.summary.unchanged, p.summary.dropped, p.summary.rejected
             ));
         }
         if lines {
@@ -680,8 +680,9 @@ fn import(data: &Path, a: ImportArgs) -> anyhow::Result<i32> {
     if a.json {
         println!("{}", serde_json::to_string(&s)?);
     } else {
+        let dropped = if s.dropped > 0 { format!(", dropped by ingestion rules {}", s.dropped) } else { String::new() };
         println!(
-            "created {}, new versions {}, unchanged {}, rejected {}",
+            "created {}, new versions {}, unchanged {}{dropped}, rejected {}",
             s.created, s.new_versions, s.unchanged, s.rejected
         );
     }
@@ -759,12 +760,14 @@ fn validate(a: ValidateArgs) -> anyhow::Result<i32> {
     let mut out = BufWriter::new(stdout.lock());
     let mut all_valid = true;
     let mut write_err: Option<io::Error> = None;
-    let rules = ingest::NoRules;
+    // Validation only: no rules, so every verdict is the validator's.
+    let rules = crate::ingestion_rules::RuleSet::empty();
     let source = Source::new(SourceKind::File, "validate");
+    let now = cairn_store::now_micros();
     let r = ingest::read_objects(input, &mut |item| {
-        let (id, valid, errors, warnings) = match ingest::check(item.value, item.bundle_spec, &rules, &source) {
+        let (id, valid, errors, warnings) = match ingest::check(item.value, item.bundle_spec, &rules, &source, now) {
             ingest::Checked::Accepted { candidate, warnings } => (Some(candidate.id), true, Vec::new(), warnings),
-            ingest::Checked::Dropped => (None, true, Vec::new(), Vec::new()),
+            ingest::Checked::Dropped { .. } => (None, true, Vec::new(), Vec::new()),
             ingest::Checked::Rejected { id, errors, warnings } => (id, false, errors, warnings),
         };
         all_valid &= valid;

@@ -88,6 +88,9 @@ pub struct PollCounts {
     pub created: u64,
     pub new_versions: u64,
     pub unchanged: u64,
+    /// Dropped by ingestion rules.
+    #[serde(default)]
+    pub dropped: u64,
     pub rejected: u64,
     pub pages: u64,
 }
@@ -391,6 +394,7 @@ fn poll(pipeline: &Pipeline, c: &ConnectorConfig, st: &mut ConnectorState, n: &m
                     ObjectOutcome::Created => n.created += 1,
                     ObjectOutcome::NewVersion => n.new_versions += 1,
                     ObjectOutcome::Unchanged => n.unchanged += 1,
+                    ObjectOutcome::Dropped { .. } => n.dropped += 1,
                     ObjectOutcome::Rejected { .. } => n.rejected += 1,
                 }
             }
@@ -426,13 +430,14 @@ fn poll(pipeline: &Pipeline, c: &ConnectorConfig, st: &mut ConnectorState, n: &m
         }
     }
     tracing::info!(
-        "connector {}: {} pages, {} objects ({} created, {} new versions, {} unchanged, {} rejected) in {:.1?}",
+        "connector {}: {} pages, {} objects ({} created, {} new versions, {} unchanged, {} dropped by rules, {} rejected) in {:.1?}",
         c.name,
         n.pages,
         n.received,
         n.created,
         n.new_versions,
         n.unchanged,
+        n.dropped,
         n.rejected,
         started.elapsed()
     );

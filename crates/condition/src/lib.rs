@@ -308,17 +308,36 @@ pub struct Subject<'a> {
     pub source: &'a str,
     /// Microseconds since the epoch.
     pub now: i64,
-    observables: OnceCell<Vec<cairn_pattern::Observable>>,
+    observables: Cache<'a>,
+}
+
+/// The observables of an object's pattern, parsed on first use.
+pub type ObservableCache = OnceCell<Vec<cairn_pattern::Observable>>;
+
+enum Cache<'a> {
+    Own(ObservableCache),
+    Shared(&'a ObservableCache),
 }
 
 impl<'a> Subject<'a> {
     pub fn new(object: &'a Value, source: &'a str, now: i64) -> Subject<'a> {
-        Subject { object, source, now, observables: OnceCell::new() }
+        Subject { object, source, now, observables: Cache::Own(OnceCell::new()) }
+    }
+
+    /// A subject whose pattern observables live in `cache`, so a caller that evaluates
+    /// several conditions over one object (while editing other properties between them)
+    /// parses its pattern once.
+    pub fn with_cache(object: &'a Value, source: &'a str, now: i64, cache: &'a ObservableCache) -> Subject<'a> {
+        Subject { object, source, now, observables: Cache::Shared(cache) }
     }
 
     /// The equality comparisons of a STIX pattern, parsed on first use only.
     fn observables(&self) -> &[cairn_pattern::Observable] {
-        self.observables.get_or_init(|| {
+        let cell = match &self.observables {
+            Cache::Own(c) => c,
+            Cache::Shared(c) => c,
+        };
+        cell.get_or_init(|| {
             let o = self.object;
             let stix = o.get("pattern_type").and_then(Value::as_str).is_none_or(|t| t == "stix");
             let Some(p) = o.get("pattern").and_then(Value::as_str).filter(|_| stix) else {

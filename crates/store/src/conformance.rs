@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::{Candidate, Filter, Outcome, Source, SourceKind, Store, VersionSelect};
+use crate::{AuditEntry, AuditQuery, Candidate, Curation, Filter, Outcome, Source, SourceKind, Store, VersionSelect};
 
 /// Makes an empty store; the second value is kept alive as long as the store is used
 /// (a temporary directory, a database handle…).
@@ -34,6 +34,8 @@ pub fn run_all(factory: Factory<'_>) {
         ("json_filters", json_filters),
         ("documents", documents),
         ("head_follows_every_write", head_follows_every_write),
+        ("curation_is_kept_per_version", curation_is_kept_per_version),
+        ("audited_writes_are_atomic", audited_writes_are_atomic),
     ];
     for (name, check) in checks {
         let (store, _guard) = factory();
@@ -459,4 +461,72 @@ fn head_follows_every_write(s: &dyn Store) {
     let after = s.list(&all, Some(h1), 10).unwrap().items;
     assert_eq!(after.len(), 1);
     assert!(after[0].tombstone && after[0].seq == h2);
+}
+
+/// Each version keeps what the ingestion rules did to it, and a re-delivery of the same
+/// object is recognised by what was delivered, even when the rules now edit it otherwise.
+fn curation_is_kept_per_version(s: &dyn Store) {
+    let delivered = indicator("c1", "2020-01-01T00:00:00.000Z", json!({"labels": ["a"]}));
+    let mut edited = delivered.clone();
+    edited["labels"] = json!(["a", "extended"]);
+    let meta = cairn_stix::ObjectMeta::from_value(&delivered, None).unwrap();
+    let first = Candidate::from_edited(
+        &serde_json::to_string(&delivered).unwrap(),
+        &edited,
+        &meta,
+        Curation { ruleset: Some(3), rules: vec!["r1".into()] },
+    );
+    assert_eq!(s.ingest(&src("feed"), &[first]).unwrap(), vec![Outcome::Created]);
+    let cur = s.current(&id_of(&delivered)).unwrap().unwrap();
+    assert_eq!((cur.ruleset, cur.rules.clone()), (Some(3), vec!["r1".to_string()]));
+    assert!(cur.raw.contains("extended"), "stored as edited");
+
+    // The same delivery under a later rule set that edits it differently: no new version,
+    // no conflict.
+    let mut edited2 = delivered.clone();
+    edited2["labels"] = json!(["a", "other"]);
+    let again = Candidate::from_edited(
+        &serde_json::to_string(&delivered).unwrap(),
+        &edited2,
+        &meta,
+        Curation { ruleset: Some(4), rules: vec!["r2".into()] },
+    );
+    assert_eq!(s.ingest(&src("feed"), &[again]).unwrap(), vec![Outcome::Unchanged]);
+
+    // A version without rules records none.
+    let v2 = indicator("c1", "2020-02-01T00:00:00.000Z", json!({}));
+    assert_eq!(ingest(s, "feed", &[v2]), vec![Outcome::NewVersion]);
+    let versions = s.versions(&id_of(&delivered)).unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!((versions[1].ruleset, versions[1].rules.is_empty()), (None, true));
+    assert_eq!(versions[0].rules, vec!["r1".to_string()]);
+}
+
+/// An audited write stores the version and its entry together, or neither.
+fn audited_writes_are_atomic(s: &dyn Store) {
+    let v1 = indicator("a1", "2020-01-01T00:00:00.000Z", json!({}));
+    let entry = |n: i64| AuditEntry::new("user:ann", "edit", Some(id_of(&v1)), json!({"n": n}));
+    assert_eq!(s.ingest_audited(&src("ui"), &[cand(&v1)], &[entry(1)]).unwrap(), vec![Outcome::Created]);
+    // A different body under the same modified: refused, and no entry is written.
+    let clash = indicator("a1", "2020-01-01T00:00:00.000Z", json!({"name": "other"}));
+    let e = s.ingest_audited(&src("ui"), &[cand(&clash)], &[entry(2)]).unwrap_err();
+    assert!(matches!(e, crate::StoreError::Refused(_)), "{e}");
+    let revoked = indicator("a1", "2020-02-01T00:00:00.000Z", json!({"revoked": true}));
+    s.ingest_audited(&src("ui"), &[cand(&revoked)], &[entry(3)]).unwrap();
+    let after = indicator("a1", "2020-03-01T00:00:00.000Z", json!({}));
+    let e = s.ingest_audited(&src("ui"), &[cand(&after)], &[entry(4)]).unwrap_err();
+    assert!(e.to_string().contains("revoked"), "{e}");
+    s.append_audit(&[AuditEntry::new("user:bob", "delete", Some("x--1".into()), json!(null))]).unwrap();
+
+    let all = s.audit(&AuditQuery { limit: 100, ..AuditQuery::default() }).unwrap();
+    let ns: Vec<Value> = all.iter().map(|e| e.detail["n"].clone()).collect();
+    assert_eq!(ns, vec![json!(1), json!(3), Value::Null]);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq && w[0].at <= w[1].at));
+    let ann = s.audit(&AuditQuery { actor: Some("user:ann".into()), limit: 100, ..AuditQuery::default() }).unwrap();
+    assert_eq!(ann.len(), 2);
+    let of = s.audit(&AuditQuery { object_id: Some("x--1".into()), limit: 100, ..AuditQuery::default() }).unwrap();
+    assert_eq!(of.len(), 1);
+    assert_eq!(of[0].actor, "user:bob");
+    let later = s.audit(&AuditQuery { after: Some(all[0].seq), limit: 1, ..AuditQuery::default() }).unwrap();
+    assert_eq!(later, vec![all[1].clone()]);
 }

@@ -42,6 +42,8 @@ pub enum SourceKind {
     Ui,
     /// Cairn's own detections (sightings of indicators in event logs).
     Detection,
+    /// An ingestion rule applied to stored objects on request.
+    Rule,
 }
 
 impl SourceKind {
@@ -53,6 +55,7 @@ impl SourceKind {
             SourceKind::Taxii => "taxii",
             SourceKind::Ui => "ui",
             SourceKind::Detection => "detection",
+            SourceKind::Rule => "rule",
         }
     }
 
@@ -64,6 +67,7 @@ impl SourceKind {
             "taxii" => SourceKind::Taxii,
             "ui" => SourceKind::Ui,
             "detection" => SourceKind::Detection,
+            "rule" => SourceKind::Rule,
             _ => return None,
         })
     }
@@ -86,15 +90,31 @@ pub struct Candidate {
     pub revoked: bool,
     /// The object's JSON, compact, as it will be served.
     pub raw: String,
-    /// BLAKE3 of `raw`: equal hashes mean identical text. The store confirms unequal
-    /// hashes by comparing parsed values, so key order and spacing never make a conflict.
+    /// BLAKE3 of the object as delivered, before ingestion rules edited it: equal hashes
+    /// mean an identical delivery, so re-delivering a version is a no-op even after the
+    /// rules changed. The store confirms unequal hashes by comparing parsed values, so key
+    /// order and spacing never make a conflict.
     pub hash: [u8; 32],
+    /// What the ingestion rules did to it.
+    pub curation: Curation,
+}
+
+/// How the ingestion rules treated one version: the rule-set version in force when it
+/// was ingested and the rules that changed it (their ids, in the order they ran).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Curation {
+    pub ruleset: Option<i64>,
+    pub rules: Vec<String>,
 }
 
 impl Candidate {
     /// Builds a candidate from an object the caller has already validated.
     pub fn from_value(obj: &serde_json::Value, meta: &cairn_stix::ObjectMeta) -> Candidate {
-        let raw = serde_json::to_string(obj).expect("a Value always serialises");
+        Candidate::from_raw(serde_json::to_string(obj).expect("a Value always serialises"), meta)
+    }
+
+    /// Builds a candidate from the compact JSON text of a validated object.
+    pub fn from_raw(raw: String, meta: &cairn_stix::ObjectMeta) -> Candidate {
         Candidate {
             id: meta.id.clone(),
             stix_type: meta.stix_type.clone(),
@@ -103,7 +123,23 @@ impl Candidate {
             revoked: meta.revoked,
             hash: *blake3::hash(raw.as_bytes()).as_bytes(),
             raw,
+            curation: Curation::default(),
         }
+    }
+
+    /// A candidate for `edited`, the object delivered as the JSON text `delivered` after
+    /// ingestion rules changed it:
+    /// stored as edited, recognised by what was delivered.
+    pub fn from_edited(
+        delivered: &str,
+        edited: &serde_json::Value,
+        meta: &cairn_stix::ObjectMeta,
+        curation: Curation,
+    ) -> Candidate {
+        let mut c = Candidate::from_value(edited, meta);
+        c.hash = *blake3::hash(delivered.as_bytes()).as_bytes();
+        c.curation = curation;
+        c
     }
 }
 
@@ -159,6 +195,10 @@ pub struct StoredVersion {
     /// A deletion marker rather than an object version; `raw` is empty.
     pub tombstone: bool,
     pub raw: String,
+    /// The ingestion rule-set version that processed this version (`None`: no rules yet).
+    pub ruleset: Option<i64>,
+    /// The ids of the rules that changed it, in the order they ran.
+    pub rules: Vec<String>,
 }
 
 /// When an object was first and last delivered by one source.
@@ -237,6 +277,46 @@ pub enum StoreError {
     Open { path: String, reason: String },
     #[error("{0}")]
     Invalid(String),
+    /// A write the versioning rules refuse (e.g. a version after a revocation).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// One change in the audit log: who did what to which object.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AuditEntry {
+    /// Assigned by the store; increasing.
+    pub seq: i64,
+    /// Microseconds since the epoch; assigned by the store.
+    pub at: i64,
+    /// `user:NAME`, `rule:NAME`, …
+    pub actor: String,
+    /// `edit`, `delete`, `create`, `tag`, `rule-apply`, …
+    pub action: String,
+    pub object_id: Option<String>,
+    /// What changed (e.g. the edited properties, before and after).
+    pub detail: serde_json::Value,
+}
+
+impl AuditEntry {
+    pub fn new(
+        actor: impl Into<String>,
+        action: impl Into<String>,
+        object_id: Option<String>,
+        detail: serde_json::Value,
+    ) -> AuditEntry {
+        AuditEntry { seq: 0, at: 0, actor: actor.into(), action: action.into(), object_id, detail }
+    }
+}
+
+/// Which audit entries to read.
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    pub object_id: Option<String>,
+    pub actor: Option<String>,
+    /// Entries after this `seq`.
+    pub after: Option<i64>,
+    pub limit: usize,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -271,6 +351,17 @@ pub trait Store: Send + Sync {
         commit: Commit,
         on_batch: &mut dyn FnMut(&[Outcome], bool) -> bool,
     ) -> Result<bool>;
+
+    /// Stores a batch and its audit entries in one transaction: either every candidate is
+    /// stored (created, new version or unchanged) and the entries are written, or nothing
+    /// is, and the error says why ([`StoreError::Refused`] for a conflict or revocation).
+    fn ingest_audited(&self, source: &Source, batch: &[Candidate], audit: &[AuditEntry]) -> Result<Vec<Outcome>>;
+
+    /// Appends audit entries.
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;
+
+    /// Audit entries, oldest first.
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
 
     /// Writes a tombstone for `id`. Returns false when there is no live object to delete.
     fn delete(&self, id: &str, source: &Source) -> Result<bool>;

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::{
-    now_micros, Candidate, Commit, Filter, Outcome, Page, Result, Source, SourceSeen, Stats, Store, StoreError,
-    StoredVersion, User, VersionSelect,
+    now_micros, AuditEntry, AuditQuery, Candidate, Commit, Filter, Outcome, Page, Result, Source, SourceSeen, Stats,
+    Store, StoreError, StoredVersion, User, VersionSelect,
 };
 
 /// Versioned schema migrations, applied in order at open; `PRAGMA user_version` records
@@ -93,6 +93,21 @@ const MIGRATIONS: &[&str] = &[
         doc TEXT NOT NULL,
         PRIMARY KEY (kind, id)
     ) WITHOUT ROWID;
+    "#,
+    // 3: what ingestion rules did to each version (NULL for versions stored before).
+    r#"
+    ALTER TABLE versions ADD COLUMN ruleset INTEGER;
+    ALTER TABLE versions ADD COLUMN rules TEXT;   -- JSON array of rule ids; NULL when none
+    -- Who changed what: edits, deletes, rule runs.
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        object_id TEXT,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_object ON audit (object_id, seq);
     "#,
 ];
 
@@ -234,7 +249,7 @@ struct CurrentRow {
 }
 
 const VERSION_COLUMNS: &str =
-    "v.seq, v.id, v.type, v.spec_version, v.vkey, v.seq, s.name, v.revoked, v.tombstone, v.raw";
+    "v.seq, v.id, v.type, v.spec_version, v.vkey, v.seq, s.name, v.revoked, v.tombstone, v.raw, v.ruleset, v.rules";
 
 fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
     let vkey: String = r.get(4)?;
@@ -249,6 +264,8 @@ fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
         revoked: r.get(7)?,
         tombstone: r.get(8)?,
         raw: r.get(9)?,
+        ruleset: r.get(10)?,
+        rules: r.get::<_, Option<String>>(11)?.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
     })
 }
 
@@ -283,8 +300,9 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
         Ok(crate::same_json(&stored, &c.raw))
     };
     let mut insert_version = tx.prepare_cached(
-        "INSERT INTO versions (id, vkey, type, spec_version, seq, source_id, hash, revoked, tombstone, raw, prev_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10)",
+        "INSERT INTO versions (id, vkey, type, spec_version, seq, source_id, hash, revoked, tombstone, raw, prev_seq,
+                               ruleset, rules)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12)",
     )?;
     let mut insert_object = tx.prepare_cached(
         "INSERT INTO objects (id, type, current_seq, last_seq, first_seq, first_vkey, current_vkey, current_hash, revoked, deleted)
@@ -334,7 +352,10 @@ fn ingest_in_tx(tx: &Transaction<'_>, sid: i64, batch: &[Candidate]) -> Result<V
                 &c.hash[..],
                 c.revoked,
                 c.raw,
-                prev
+                prev,
+                c.curation.ruleset,
+                (!c.curation.rules.is_empty())
+                    .then(|| serde_json::to_string(&c.curation.rules).expect("strings serialise")),
             ])?;
             Ok(tx.last_insert_rowid())
         };
@@ -483,7 +504,68 @@ fn filtered_select(
     (sql, args, key)
 }
 
+fn insert_audit(tx: &Transaction<'_>, entries: &[AuditEntry]) -> Result<()> {
+    let mut st =
+        tx.prepare_cached("INSERT INTO audit (at, actor, action, object_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for e in entries {
+        st.execute(params![now_micros(), e.actor, e.action, e.object_id, e.detail.to_string()])?;
+    }
+    Ok(())
+}
+
 impl Store for SqliteStore {
+    fn ingest_audited(&self, source: &Source, batch: &[Candidate], audit: &[AuditEntry]) -> Result<Vec<Outcome>> {
+        self.write(|tx| {
+            let sid = source_id(tx, source)?;
+            let out = ingest_in_tx(tx, sid, batch)?;
+            if let Some((o, c)) = out.iter().zip(batch).find(|(o, _)| !o.is_stored()) {
+                // Returning an error rolls the transaction back: no version, no entry.
+                return Err(StoreError::Refused(match o {
+                    Outcome::Revoked { revoked_version } => format!(
+                        "{} was revoked in version {revoked_version}; STIX forbids versions after a revocation",
+                        c.id
+                    ),
+                    _ => format!("{}: another body is already stored under this modified time", c.id),
+                }));
+            }
+            insert_audit(tx, audit)?;
+            Ok(out)
+        })
+    }
+
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {
+        self.write(|tx| insert_audit(tx, entries))
+    }
+
+    fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        self.read(|c| {
+            let mut sql = String::from("SELECT seq, at, actor, action, object_id, detail FROM audit WHERE seq > ?1");
+            let mut args: Vec<rusqlite::types::Value> = vec![q.after.unwrap_or(0).into()];
+            if let Some(id) = &q.object_id {
+                args.push(id.clone().into());
+                sql.push_str(&format!(" AND object_id = ?{}", args.len()));
+            }
+            if let Some(a) = &q.actor {
+                args.push(a.clone().into());
+                sql.push_str(&format!(" AND actor = ?{}", args.len()));
+            }
+            sql.push_str(&format!(" ORDER BY seq LIMIT {}", q.limit.clamp(1, 10_000)));
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                let detail: String = r.get(5)?;
+                Ok(AuditEntry {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    object_id: r.get(4)?,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn ingest_stream(
         &self,
         source: &Source,

@@ -194,9 +194,13 @@ fn stage_rates(jsonl: &[u8], dir: &std::path::Path, batch_size: usize) -> anyhow
     let start = Instant::now();
     let mut candidates = Vec::new();
     crate::ingest::read_objects(jsonl, &mut |item| {
-        if let crate::ingest::Checked::Accepted { candidate, .. } =
-            crate::ingest::check(item.value, item.bundle_spec, &crate::ingest::NoRules, &source)
-        {
+        if let crate::ingest::Checked::Accepted { candidate, .. } = crate::ingest::check(
+            item.value,
+            item.bundle_spec,
+            &crate::ingestion_rules::RuleSet::empty(),
+            &source,
+            cairn_store::now_micros(),
+        ) {
             candidates.push(candidate);
         }
         crate::ingest::Flow::Continue(())

@@ -14,11 +14,13 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use cairn_stix::{ObjectMeta, SpecVersion};
-use cairn_store::{Candidate, Commit, Outcome, Source, Store};
+use cairn_store::{Candidate, Commit, Curation, Outcome, Source, Store};
 use serde::Serialize;
 use serde_json::Value;
 
 pub use reader::{read_objects, Flow, Item, ReadError};
+
+use crate::ingestion_rules::{Decision, RuleBook, RuleSet};
 
 /// What happened to one input object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -27,7 +29,13 @@ pub enum ObjectOutcome {
     Created,
     NewVersion,
     Unchanged,
-    Rejected { errors: Vec<String> },
+    /// An ingestion rule's delete action dropped it (the rule's id): not stored, not an error.
+    Dropped {
+        rule: String,
+    },
+    Rejected {
+        errors: Vec<String>,
+    },
 }
 
 /// The result of validating one object, before it is stored.
@@ -37,34 +45,15 @@ pub enum Checked {
         candidate: Candidate,
         warnings: Vec<String>,
     },
-    /// Dropped by an ingestion rule: not stored, not an error.
-    Dropped,
+    /// Dropped by an ingestion rule (its id): not stored, not an error.
+    Dropped {
+        rule: String,
+    },
     Rejected {
         id: Option<String>,
         errors: Vec<String>,
         warnings: Vec<String>,
     },
-}
-
-/// What an ingestion rule decided. The curation issue adds real rules; until then every
-/// object passes unchanged.
-pub enum RuleDecision {
-    Keep,
-    Drop,
-}
-
-/// The ingestion-rules stage. Rules may edit the object in place (never its `modified`).
-pub trait IngestionRules: Send + Sync {
-    fn apply(&self, obj: &mut Value, source: &Source) -> RuleDecision;
-}
-
-/// No rules configured.
-pub struct NoRules;
-
-impl IngestionRules for NoRules {
-    fn apply(&self, _: &mut Value, _: &Source) -> RuleDecision {
-        RuleDecision::Keep
-    }
 }
 
 /// Counts for one import or upload.
@@ -73,6 +62,8 @@ pub struct Summary {
     pub created: u64,
     pub new_versions: u64,
     pub unchanged: u64,
+    /// Dropped by an ingestion rule.
+    pub dropped: u64,
     pub rejected: u64,
 }
 
@@ -82,12 +73,13 @@ impl Summary {
             ObjectOutcome::Created => self.created += 1,
             ObjectOutcome::NewVersion => self.new_versions += 1,
             ObjectOutcome::Unchanged => self.unchanged += 1,
+            ObjectOutcome::Dropped { .. } => self.dropped += 1,
             ObjectOutcome::Rejected { .. } => self.rejected += 1,
         }
     }
 
     pub fn processed(&self) -> u64 {
-        self.created + self.new_versions + self.unchanged + self.rejected
+        self.created + self.new_versions + self.unchanged + self.dropped + self.rejected
     }
 }
 
@@ -136,15 +128,17 @@ const MAX_CHUNK_BYTES: usize = 8 << 20;
 #[derive(Clone)]
 pub struct Pipeline {
     store: Arc<dyn Store>,
-    rules: Arc<dyn IngestionRules>,
+    rules: Arc<RuleBook>,
 }
 
-/// Validates one object and turns it into a storable candidate.
+/// Validates one object, runs the ingestion rules over it and turns it into a storable
+/// candidate. `now` is the time relative rule conditions count back from.
 pub fn check(
     value: Result<Value, String>,
     bundle_spec: Option<SpecVersion>,
-    rules: &dyn IngestionRules,
+    rules: &RuleSet,
     source: &Source,
+    now: i64,
 ) -> Checked {
     let mut obj = match value {
         Ok(v) => v,
@@ -170,11 +164,44 @@ pub fn check(
         Ok(m) => m,
         Err(e) => return Checked::Rejected { id, errors: vec![e], warnings: Vec::new() },
     };
-    if let RuleDecision::Drop = rules.apply(&mut obj, source) {
-        return Checked::Dropped;
+    let warnings = || report.warnings.iter().map(ToString::to_string).collect();
+    let raw = serde_json::to_string(&obj).expect("a Value always serialises");
+    if !rules.acts_on(source) {
+        let mut candidate = Candidate::from_raw(raw, &meta);
+        candidate.curation.ruleset = rules.stamp();
+        return Checked::Accepted { candidate, warnings: warnings() };
     }
-    let candidate = Candidate::from_value(&obj, &meta);
-    Checked::Accepted { candidate, warnings: report.warnings.iter().map(ToString::to_string).collect() }
+    let changed_by = match rules.apply(&mut obj, meta.category, source, now) {
+        Decision::Drop { rule } => return Checked::Dropped { rule },
+        Decision::Keep { changed_by } => changed_by,
+    };
+    let curation = Curation { ruleset: rules.stamp(), rules: changed_by };
+    if curation.rules.is_empty() {
+        let mut candidate = Candidate::from_raw(raw, &meta);
+        candidate.curation = curation;
+        return Checked::Accepted { candidate, warnings: warnings() };
+    }
+    // Rules edit within what STIX allows, but a rule can still meet an object it makes
+    // invalid (e.g. setting valid_until before valid_from): that object is refused whole.
+    let after = cairn_stix::validate(&obj, bundle_spec);
+    if !after.is_valid() {
+        let errors: Vec<String> = after.errors.iter().map(ToString::to_string).collect();
+        return Checked::Rejected {
+            id,
+            errors: vec![format!(
+                "ingestion rules {} made the object invalid: {}",
+                curation.rules.join(", "),
+                errors.join("; ")
+            )],
+            warnings: warnings(),
+        };
+    }
+    let meta = match ObjectMeta::from_value(&obj, bundle_spec) {
+        Ok(m) => m,
+        Err(e) => return Checked::Rejected { id, errors: vec![e], warnings: Vec::new() },
+    };
+    let candidate = Candidate::from_edited(&raw, &obj, &meta, curation);
+    Checked::Accepted { candidate, warnings: warnings() }
 }
 
 fn outcome_of(o: &Outcome, id: &str) -> ObjectOutcome {
@@ -198,7 +225,12 @@ fn outcome_of(o: &Outcome, id: &str) -> ObjectOutcome {
 
 impl Pipeline {
     pub fn new(store: Arc<dyn Store>) -> Pipeline {
-        Pipeline { store, rules: Arc::new(NoRules) }
+        Pipeline { rules: Arc::new(RuleBook::new(store.clone())), store }
+    }
+
+    /// The ingestion rules in force now.
+    pub fn rules(&self) -> Arc<RuleSet> {
+        self.rules.current()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -211,14 +243,16 @@ impl Pipeline {
         let mut outcomes: Vec<Option<ObjectOutcome>> = Vec::with_capacity(objects.len());
         let mut batch = Vec::new();
         let mut slots = Vec::new();
+        let rules = self.rules.current();
+        let now = cairn_store::now_micros();
         for (i, v) in objects.into_iter().enumerate() {
-            match check(Ok(v), None, self.rules.as_ref(), source) {
+            match check(Ok(v), None, &rules, source, now) {
                 Checked::Accepted { candidate, .. } => {
                     slots.push(i);
                     batch.push(candidate);
                     outcomes.push(None);
                 }
-                Checked::Dropped => outcomes.push(Some(ObjectOutcome::Unchanged)),
+                Checked::Dropped { rule } => outcomes.push(Some(ObjectOutcome::Dropped { rule })),
                 Checked::Rejected { errors, .. } => outcomes.push(Some(ObjectOutcome::Rejected { errors })),
             }
         }
@@ -250,9 +284,16 @@ impl Pipeline {
             let mut chunk: Chunk = Vec::with_capacity(batch_size);
             let mut read = 0;
             let mut chunk_bytes = 0usize;
+            // Re-read per chunk, so a rule saved during a long import takes effect in it.
+            let mut active = rules.current();
+            let mut now = cairn_store::now_micros();
             let r = read_objects(input, &mut |item: Item| {
                 read = item.index + 1;
-                let checked = check(item.value, item.bundle_spec, rules.as_ref(), &reader_source);
+                if chunk.is_empty() {
+                    active = rules.current();
+                    now = cairn_store::now_micros();
+                }
+                let checked = check(item.value, item.bundle_spec, &active, &reader_source, now);
                 if let Checked::Accepted { candidate, .. } = &checked {
                     chunk_bytes += candidate.raw.len();
                 }
@@ -300,7 +341,7 @@ impl Pipeline {
                         positions.push((index, candidate.id.clone()));
                         candidates.push(candidate);
                     }
-                    Checked::Dropped => r.summary.unchanged += 1,
+                    Checked::Dropped { .. } => r.summary.dropped += 1,
                     Checked::Rejected { id, errors, .. } => {
                         r.summary.rejected += 1;
                         r.rejections.push(Rejection { index, id, errors });
