@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod curation;
 
 use serde_json::{json, Value};
 

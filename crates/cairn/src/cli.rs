@@ -68,6 +68,9 @@ pub enum Command {
     /// Push current objects to an export target; prints the export record as JSON.
     #[command(name = "export-to")]
     ExportTo(ExportToArgs),
+    /// Ingestion rules: curate what connectors (and, per rule, other sources) deliver.
+    #[command(subcommand)]
+    Rule(crate::rule_cli::RuleCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -619,6 +622,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Pattern(p) => crate::pattern_cli::run(p),
         Command::Match(a) => crate::match_cli::run(&data, a),
+        Command::Rule(r) => crate::rule_cli::run(&data, r),
         Command::Bench(b) => crate::bench::run(b),
     }
 }

@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod ingestion_rules;
 pub mod match_cli;
 pub mod pattern_cli;
+pub mod rule_cli;
 pub mod scheduler;
 pub mod server;
 pub mod taxii;

@@ -36,6 +36,7 @@ pub fn run_all(factory: Factory<'_>) {
         ("head_follows_every_write", head_follows_every_write),
         ("curation_is_kept_per_version", curation_is_kept_per_version),
         ("audited_writes_are_atomic", audited_writes_are_atomic),
+        ("tag_counts_of_current_objects", tag_counts_of_current_objects),
     ];
     for (name, check) in checks {
         let (store, _guard) = factory();
@@ -529,4 +530,26 @@ fn audited_writes_are_atomic(s: &dyn Store) {
     assert_eq!(of[0].actor, "user:bob");
     let later = s.audit(&AuditQuery { after: Some(all[0].seq), limit: 1, ..AuditQuery::default() }).unwrap();
     assert_eq!(later, vec![all[1].clone()]);
+}
+
+/// Tag counts see current versions of live objects only.
+fn tag_counts_of_current_objects(s: &dyn Store) {
+    ingest(
+        s,
+        "f",
+        &[
+            indicator("t1", "2020-01-01T00:00:00.000Z", json!({"labels": ["apt29", "c2"]})),
+            indicator("t2", "2020-01-01T00:00:00.000Z", json!({"labels": ["APT28", "c2"]})),
+            indicator("t3", "2020-01-01T00:00:00.000Z", json!({"labels": ["c2", "100%_sure"]})),
+            indicator("t3", "2020-02-01T00:00:00.000Z", json!({"labels": ["100%_sure"]})),
+            indicator("t4", "2020-01-01T00:00:00.000Z", json!({"labels": ["gone"]})),
+        ],
+    );
+    assert!(s.delete(&id_of(&indicator("t4", "2020-01-01T00:00:00.000Z", json!({}))), &src("f")).unwrap());
+    let all = s.tag_counts("", 10).unwrap();
+    assert_eq!(all, vec![("c2".into(), 2), ("100%_sure".into(), 1), ("APT28".into(), 1), ("apt29".into(), 1)]);
+    assert_eq!(s.tag_counts("apt", 10).unwrap().len(), 2);
+    assert_eq!(s.tag_counts("100%", 10).unwrap(), vec![("100%_sure".to_string(), 1)]);
+    assert_eq!(s.tag_counts("1_", 10).unwrap(), vec![]);
+    assert_eq!(s.tag_counts("", 1).unwrap().len(), 1);
 }

@@ -357,6 +357,10 @@ pub trait Store: Send + Sync {
     /// is, and the error says why ([`StoreError::Refused`] for a conflict or revocation).
     fn ingest_audited(&self, source: &Source, batch: &[Candidate], audit: &[AuditEntry]) -> Result<Vec<Outcome>>;
 
+    /// The tags (`labels`) of current, live objects with how many objects carry each, most
+    /// used first; only tags starting with `prefix` (ignoring case) when it is non-empty.
+    fn tag_counts(&self, prefix: &str, limit: usize) -> Result<Vec<(String, u64)>>;
+
     /// Appends audit entries.
     fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;
 

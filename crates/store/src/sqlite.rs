@@ -533,6 +533,21 @@ impl Store for SqliteStore {
         })
     }
 
+    fn tag_counts(&self, prefix: &str, limit: usize) -> Result<Vec<(String, u64)>> {
+        self.read(|c| {
+            // LIKE is case-insensitive for ASCII; escape its wildcards in the prefix.
+            let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let mut st = c.prepare_cached(
+                "SELECT j.value, count(*) AS n FROM objects o JOIN versions v ON v.seq = o.current_seq,
+                        json_each(v.raw, '$.labels') j
+                 WHERE o.deleted = 0 AND j.type = 'text' AND j.value LIKE ?1 ESCAPE '\\'
+                 GROUP BY j.value ORDER BY n DESC, j.value LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![pattern, limit as i64], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {
         self.write(|tx| insert_audit(tx, entries))
     }

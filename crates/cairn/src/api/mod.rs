@@ -5,6 +5,7 @@
 //! blocking pool.
 
 mod admin;
+mod curation;
 pub mod detect;
 mod upload;
 
@@ -17,7 +18,7 @@ use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cairn_store::{Filter, Source, SourceKind, StoredVersion};
+use cairn_store::{Filter, StoredVersion};
 use serde_json::{json, value::RawValue, Value};
 
 use crate::auth::{AuthError, Authenticator, Principal, Role};
@@ -84,8 +85,18 @@ pub fn router(state: SharedState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/objects", get(list_objects))
-        .route("/api/v1/objects/{id}", get(get_object).delete(delete_object))
+        .route("/api/v1/objects/{id}", get(get_object).delete(delete_object).patch(curation::patch_object))
         .route("/api/v1/objects/{id}/versions", get(object_versions))
+        .route("/api/v1/objects/{id}/revoke", post(curation::revoke_object))
+        .route("/api/v1/objects/{id}/editable", get(curation::object_origin))
+        .route("/api/v1/rules", get(curation::list_rules).post(curation::add_rule))
+        .route("/api/v1/rules/dry-run", post(curation::dry_run_new))
+        .route("/api/v1/rules/versions/{version}", get(curation::rule_set_version))
+        .route("/api/v1/rules/{id}", get(curation::get_rule).put(curation::put_rule).delete(curation::delete_rule))
+        .route("/api/v1/rules/{id}/dry-run", post(curation::dry_run_saved))
+        .route("/api/v1/rules/{id}/apply", post(curation::apply_rule))
+        .route("/api/v1/tags", get(curation::list_tags).post(curation::bulk_tags))
+        .route("/api/v1/audit", get(curation::audit))
         .route("/workspaces/{workspace}/{action}", post(upload::upload))
         .route("/api/v1/collections", get(admin::list_collections).post(admin::create_collection))
         .route("/api/v1/connectors", get(admin::list_connectors).post(admin::add_connector))
@@ -260,7 +271,18 @@ async fn get_object(
     caller.require(Role::Reader)?;
     let store = state.pipeline.store().clone();
     let lookup = id.clone();
-    let (current, sources) = blocking(move || Ok((store.current(&lookup)?, store.sources_of(&lookup)?))).await?;
+    let (current, sources, set) = blocking(move || {
+        let current = store.current(&lookup)?;
+        // The rule set that processed this version, for the names of the rules that changed it.
+        let set = match current.as_ref().and_then(|c| c.ruleset) {
+            Some(n) => {
+                crate::ingestion_rules::load_version(store.as_ref(), n).map_err(cairn_store::StoreError::Invalid)?
+            }
+            None => None,
+        };
+        Ok((current, store.sources_of(&lookup)?, set))
+    })
+    .await?;
     let Some(v) = current else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no object {id} (unknown or deleted)")));
     };
@@ -278,6 +300,7 @@ async fn get_object(
         "date_added": format_micros(v.date_added),
         "source": v.source,
         "sources": sources,
+        "ingestion_rules": ingestion_of(&v, set.as_ref()),
     }))
     .into_response())
 }
@@ -302,6 +325,7 @@ async fn object_versions(
                 "date_added": format_micros(v.date_added),
                 "source": v.source,
                 "deleted": v.tombstone,
+                "ingestion_rules": ingestion_of(v, None),
                 "object": if v.tombstone { None } else { Some(raw(&v.raw)) },
             })
         })
@@ -316,13 +340,31 @@ async fn delete_object(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Contributor)?;
     let store = state.pipeline.store().clone();
-    let source = Source::new(SourceKind::Ui, format!("user:{}", caller.0.name));
+    let actor = format!("user:{}", caller.0.name);
     let lookup = id.clone();
-    if blocking(move || store.delete(&lookup, &source)).await? {
+    let deleted = tokio::task::spawn_blocking(move || crate::curation::delete(store.as_ref(), &lookup, &actor))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    if deleted {
         Ok(Json(json!({ "deleted": id })).into_response())
     } else {
         Err(ApiError::new(StatusCode::NOT_FOUND, format!("no object {id} to delete (unknown or already deleted)")))
     }
+}
+
+/// What the ingestion rules did to a version: the rule-set version and the rules that
+/// changed it (with their names when the rule set is at hand).
+fn ingestion_of(v: &StoredVersion, set: Option<&crate::ingestion_rules::RuleSet>) -> Value {
+    let rules: Vec<Value> = v
+        .rules
+        .iter()
+        .map(|id| match set.and_then(|s| s.rules.iter().find(|r| &r.id == id)) {
+            Some(r) => json!({"id": id, "name": r.name}),
+            None => json!({"id": id}),
+        })
+        .collect();
+    json!({"ruleset_version": v.ruleset, "changed_by": rules})
 }
 
 /// Requests per minute per user, over a sliding one-minute window.

@@ -132,12 +132,6 @@ impl IngestionRule {
             && (self.object_type == "*" || self.object_type == stix_type)
             && self.applies_to.iter().any(|k| k == source.kind.as_str())
     }
-
-    /// Whether the rule's type and condition select this object (source kinds aside).
-    pub fn selects(&self, subject: &Subject<'_>) -> bool {
-        let t = subject.object.get("type").and_then(Value::as_str).unwrap_or("");
-        (self.object_type == "*" || self.object_type == t) && self.condition.holds(subject)
-    }
 }
 
 impl Edit {
@@ -506,8 +500,21 @@ fn for_each_selected(
     now: i64,
     visit: &mut dyn FnMut(&Value, &str) -> Result<(), String>,
 ) -> Result<u64, String> {
+    scan(store, &rule.object_type, &rule.condition, now, visit)
+}
+
+/// Visits the current version of each live object of `object_type` (`*`: any) for which
+/// `condition` holds, with the name of the source of that version; returns how many
+/// objects were scanned.
+pub fn scan(
+    store: &dyn Store,
+    object_type: &str,
+    condition: &Condition,
+    now: i64,
+    visit: &mut dyn FnMut(&Value, &str) -> Result<(), String>,
+) -> Result<u64, String> {
     let filter = Filter {
-        types: if rule.object_type == "*" { Vec::new() } else { vec![rule.object_type.clone()] },
+        types: if object_type == "*" { Vec::new() } else { vec![object_type.to_string()] },
         versions: VersionSelect::Current,
         ..Filter::default()
     };
@@ -519,7 +526,7 @@ fn for_each_selected(
             scanned += 1;
             let obj: Value =
                 serde_json::from_str(&v.raw).map_err(|e| format!("{}: stored JSON unreadable: {e}", v.id))?;
-            if rule.selects(&Subject::new(&obj, &v.source, now)) {
+            if condition.holds(&Subject::new(&obj, &v.source, now)) {
                 visit(&obj, &v.source)?;
             }
         }

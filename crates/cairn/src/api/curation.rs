@@ -1,0 +1,339 @@
+//! Curation API: ingestion rules, edits, tags and the audit log — the same operations
+//! as the CLI, over [`crate::ingestion_rules`] and [`crate::curation`].
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cairn_condition::Condition;
+use cairn_store::AuditQuery;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{blocking, query_lists, single, ApiError, Caller, SharedState};
+use crate::auth::Role;
+use crate::curation::{self, EditError};
+use crate::ingestion_rules::{self as rules, IngestionRule};
+
+/// Runs blocking work whose error is the caller's to fix (answered with `status`).
+async fn blocking_or<T: Send + 'static>(
+    status: StatusCode,
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::new(status, e))
+}
+
+fn parse_rule(body: Value) -> Result<IngestionRule, ApiError> {
+    serde_json::from_value(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not an ingestion rule: {e}")))
+}
+
+/// A store-or-caller error from the rules module: "no ingestion rule …" is a 404, the
+/// rest are the caller's to fix.
+fn rule_error(e: String) -> ApiError {
+    let status = if e.starts_with("no ingestion rule") { StatusCode::NOT_FOUND } else { StatusCode::BAD_REQUEST };
+    ApiError::new(status, e)
+}
+
+pub async fn list_rules(State(state): State<SharedState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let store = state.pipeline.store().clone();
+    let set = blocking_or(StatusCode::INTERNAL_SERVER_ERROR, move || rules::load(store.as_ref())).await?;
+    Ok(Json(json!(set)).into_response())
+}
+
+pub async fn rule_set_version(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(version): Path<i64>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let store = state.pipeline.store().clone();
+    match blocking_or(StatusCode::INTERNAL_SERVER_ERROR, move || rules::load_version(store.as_ref(), version)).await? {
+        Some(set) => Ok(Json(json!(set)).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no rule set version {version}"))),
+    }
+}
+
+pub async fn add_rule(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let rule = parse_rule(body)?;
+    let store = state.pipeline.store().clone();
+    let (rule, set) = blocking_or(StatusCode::BAD_REQUEST, move || rules::add(store.as_ref(), rule)).await?;
+    Ok((StatusCode::CREATED, Json(json!({"rule": rule, "ruleset_version": set.version}))).into_response())
+}
+
+pub async fn get_rule(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let store = state.pipeline.store().clone();
+    let set = blocking_or(StatusCode::INTERNAL_SERVER_ERROR, move || rules::load(store.as_ref())).await?;
+    match set.find(&id) {
+        Some(r) => Ok(Json(json!({"rule": r, "ruleset_version": set.version})).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no ingestion rule with id or name '{id}'"))),
+    }
+}
+
+/// Replaces a rule (its id stays); fields left out take their defaults.
+pub async fn put_rule(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let new = parse_rule(body)?;
+    let store = state.pipeline.store().clone();
+    let (rule, set) = tokio::task::spawn_blocking(move || {
+        rules::modify(store.as_ref(), &id, |r| {
+            *r = new;
+            Ok(())
+        })
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(rule_error)?;
+    Ok(Json(json!({"rule": rule, "ruleset_version": set.version})).into_response())
+}
+
+pub async fn delete_rule(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let store = state.pipeline.store().clone();
+    let (rule, set) = tokio::task::spawn_blocking(move || rules::remove(store.as_ref(), &id))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(rule_error)?;
+    Ok(Json(json!({"deleted": rule.id, "ruleset_version": set.version})).into_response())
+}
+
+/// Dry run of an unsaved rule (the body).
+pub async fn dry_run_new(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let rule = parse_rule(body)?;
+    rule.check().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    let store = state.pipeline.store().clone();
+    let d = blocking_or(StatusCode::INTERNAL_SERVER_ERROR, move || rules::dry_run(store.as_ref(), &rule, 10)).await?;
+    Ok(Json(json!(d)).into_response())
+}
+
+/// Dry run of a saved rule; `?sample=N` (default 10) objects are shown.
+pub async fn dry_run_saved(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let sample: usize = single(&query_lists(query.as_deref()), "sample")?.unwrap_or(10);
+    let store = state.pipeline.store().clone();
+    let d = tokio::task::spawn_blocking(move || {
+        let set = rules::load(store.as_ref())?;
+        let rule = set.find(&id).ok_or_else(|| format!("no ingestion rule with id or name '{id}'"))?;
+        rules::dry_run(store.as_ref(), rule, sample.min(1000))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(rule_error)?;
+    Ok(Json(json!(d)).into_response())
+}
+
+/// Applies a saved rule to the stored objects it selects.
+pub async fn apply_rule(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let pipeline = state.pipeline.clone();
+    let actor = format!("user:{}", caller.0.name);
+    let a = tokio::task::spawn_blocking(move || {
+        let set = rules::load(pipeline.store().as_ref())?;
+        let rule = set.find(&id).ok_or_else(|| format!("no ingestion rule with id or name '{id}'"))?.clone();
+        rules::apply_to_stored(&pipeline, &rule, &actor)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(rule_error)?;
+    Ok(Json(json!(a)).into_response())
+}
+
+fn edit_error(e: EditError) -> ApiError {
+    match e {
+        EditError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+        EditError::Refused(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+        EditError::Store(m) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, m),
+    }
+}
+
+/// Edits one object: the body is a JSON object of properties to set (`null` removes).
+pub async fn patch_object(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Contributor)?;
+    let Value::Object(patch) = body else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "the body is a JSON object of properties to set"));
+    };
+    let pipeline = state.pipeline.clone();
+    let actor = format!("user:{}", caller.0.name);
+    let edited = tokio::task::spawn_blocking(move || curation::edit(&pipeline, &id, &patch, &actor))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(edit_error)?;
+    Ok(Json(json!({"object": edited})).into_response())
+}
+
+pub async fn revoke_object(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Contributor)?;
+    let pipeline = state.pipeline.clone();
+    let actor = format!("user:{}", caller.0.name);
+    let patch = json!({"revoked": true}).as_object().cloned().expect("an object");
+    let edited = tokio::task::spawn_blocking(move || curation::edit(&pipeline, &id, &patch, &actor))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(edit_error)?;
+    Ok(Json(json!({"object": edited})).into_response())
+}
+
+/// What may be edited on an object, and why.
+pub async fn object_origin(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let store = state.pipeline.store().clone();
+    let o = tokio::task::spawn_blocking(move || curation::origin(store.as_ref(), &id))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(edit_error)?;
+    Ok(Json(json!(o)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagRequest {
+    /// The selection: ids, or a type and a condition.
+    #[serde(default)]
+    ids: Vec<String>,
+    #[serde(default, rename = "type")]
+    object_type: Option<String>,
+    #[serde(default, rename = "where")]
+    condition: Option<Condition>,
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+/// Bulk add/remove tags: `{"ids": [...]}` or `{"type": "indicator", "where": condition}`,
+/// with `add` and/or `remove`.
+pub async fn bulk_tags(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Contributor)?;
+    let req: TagRequest = serde_json::from_value(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not a tag request: {e}")))?;
+    let pipeline = state.pipeline.clone();
+    let actor = format!("user:{}", caller.0.name);
+    let out = blocking_or(StatusCode::BAD_REQUEST, move || {
+        let ids = match (req.ids.is_empty(), &req.object_type, &req.condition) {
+            (false, None, None) => req.ids,
+            (true, Some(t), c) => {
+                if t == "*" {
+                    return Err("type: bulk tagging works on objects of one type; name it".into());
+                }
+                let mut ids = Vec::new();
+                let always = Condition::always();
+                rules::scan(
+                    pipeline.store().as_ref(),
+                    t,
+                    c.as_ref().unwrap_or(&always),
+                    cairn_store::now_micros(),
+                    &mut |o, _| {
+                        ids.push(o["id"].as_str().unwrap_or_default().to_string());
+                        Ok(())
+                    },
+                )?;
+                ids
+            }
+            _ => {
+                return Err("select objects with either \"ids\" or \"type\" (and optionally \"where\"), not both".into())
+            }
+        };
+        curation::bulk_tags(&pipeline, &ids, &req.add, &req.remove, &actor)
+    })
+    .await?;
+    Ok(Json(json!(out)).into_response())
+}
+
+/// Existing tags with counts, for autocompletion: `?prefix=ap&limit=20`.
+pub async fn list_tags(
+    State(state): State<SharedState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let q = query_lists(query.as_deref());
+    let prefix: String = single(&q, "prefix")?.unwrap_or_default();
+    let limit: usize = single(&q, "limit")?.unwrap_or(50).clamp(1, 1000);
+    let store = state.pipeline.store().clone();
+    let tags = blocking(move || store.tag_counts(&prefix, limit)).await?;
+    let tags: Vec<Value> = tags.into_iter().map(|(t, n)| json!({"tag": t, "count": n})).collect();
+    Ok(Json(json!({ "tags": tags })).into_response())
+}
+
+/// The audit log: `?object_id=…&actor=…&after=SEQ&limit=N`. Readers may read an object's
+/// entries; the whole log (which names every user's actions) needs admin.
+pub async fn audit(
+    State(state): State<SharedState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = query_lists(query.as_deref());
+    let object_id: Option<String> = single(&q, "object_id")?;
+    caller.require(if object_id.is_some() { Role::Reader } else { Role::Admin })?;
+    let query = AuditQuery {
+        object_id,
+        actor: single(&q, "actor")?,
+        after: single(&q, "after")?,
+        limit: single(&q, "limit")?.unwrap_or(100).clamp(1, 10_000),
+    };
+    let store = state.pipeline.store().clone();
+    let entries = blocking(move || store.audit(&query)).await?;
+    let next = entries.last().map(|e| e.seq);
+    let entries: Vec<Value> = entries
+        .into_iter()
+        .map(|e| {
+            json!({"seq": e.seq, "at": super::format_micros(e.at), "actor": e.actor, "action": e.action,
+                   "object_id": e.object_id, "detail": e.detail})
+        })
+        .collect();
+    Ok(Json(json!({ "entries": entries, "next": next })).into_response())
+}

@@ -1,0 +1,308 @@
+//! Curation end to end: a connector feed curated by ingestion rules made over the API,
+//! dry runs, applying a rule to stored objects, edits, tags and the audit log.
+
+use std::sync::Arc;
+
+use cairn::api::{self, ApiConfig, AppState};
+use cairn::auth::{self, Role};
+use cairn::ingest::Pipeline;
+use cairn_store::{SqliteStore, Store};
+use serde_json::{json, Value};
+
+use crate::indicator;
+
+struct Server {
+    base: String,
+    admin: String,
+    reader: String,
+    contributor: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
+    let admin = auth::create_token(store.as_ref(), "ada", Role::Admin).unwrap();
+    let reader = auth::create_token(store.as_ref(), "rita", Role::Reader).unwrap();
+    let contributor = auth::create_token(store.as_ref(), "carl", Role::Contributor).unwrap();
+    let state = Arc::new(AppState::new(Pipeline::new(store), ApiConfig::default()).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+    Server { base, admin, reader, contributor, _dir: dir }
+}
+
+fn feed_object(n: u32) -> Value {
+    let mut v = indicator(n, "2024-01-01T00:00:00.000Z");
+    v["confidence"] = json!(n % 100);
+    v["valid_until"] = json!("2025-01-01T00:00:00.000Z");
+    if n.is_multiple_of(2) {
+        v["labels"] = json!(["apt29"]);
+    }
+    v
+}
+
+#[tokio::test]
+async fn a_connector_feed_is_curated_by_rules_made_over_the_api() {
+    let feed = start().await;
+    let cairn = start().await;
+    let c = reqwest::Client::new();
+    // The feed: 40 indicators in a collection, confidence 0..39, half tagged apt29.
+    let objs: Vec<Value> = (0..40).map(feed_object).collect();
+    let up = format!(
+        "{}/workspaces/default/threat-intelligence-stix-objects:upload?api-version=2024-02-01-preview",
+        feed.base
+    );
+    let r = c
+        .post(&up)
+        .bearer_auth(&feed.admin)
+        .json(&json!({"sourcesystem": "vendor", "stixobjects": objs}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{}/api/v1/collections", feed.base))
+        .bearer_auth(&feed.admin)
+        .json(&json!({"title": "all", "types": ["indicator"]}))
+        .send()
+        .await
+        .unwrap();
+    let collection = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+
+    // Rules on the curating instance: readers may not make them; bad ones are refused.
+    let rules = format!("{}/api/v1/rules", cairn.base);
+    let drop = json!({"name": "drop low confidence", "order": 10,
+        "condition": {"field": "confidence", "operator": "LessThan", "value": 10}, "action": "delete"});
+    assert_eq!(c.post(&rules).bearer_auth(&cairn.reader).json(&drop).send().await.unwrap().status(), 403);
+    let r = c
+        .post(&rules)
+        .bearer_auth(&cairn.admin)
+        .json(&json!({"name": "x", "action": {"edit": {"set_tlp": "pink"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("set_tlp: 'pink'"));
+    let r = c.post(&rules).bearer_auth(&cairn.admin).json(&drop).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let extend = json!({"name": "extend apt29", "order": 20, "object_type": "indicator",
+        "condition": {"all": [{"field": "tags", "operator": "ArrayContains", "value": "APT29"},
+                              {"field": "source", "operator": "Equals", "value": "feed"}]},
+        "action": {"edit": {"extend_valid_until_days": 30, "add_tags": ["extended"]}}});
+    let r = c.post(&rules).bearer_auth(&cairn.admin).json(&extend).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let extend_rule: Value = r.json().await.unwrap();
+    let extend_id = extend_rule["rule"]["id"].as_str().unwrap().to_string();
+    assert_eq!(extend_rule["ruleset_version"], 2);
+
+    // The connector polls the feed; the rules act at once.
+    let conn = json!({"name": "feed", "api_root": format!("{}/taxii2/api/", feed.base), "collection": collection,
+        "auth": {"kind": "token", "token": feed.reader}, "lookback": "all", "interval": "1h", "page_size": 15});
+    let curl = format!("{}/api/v1/connectors", cairn.base);
+    assert_eq!(c.post(&curl).bearer_auth(&cairn.admin).json(&conn).send().await.unwrap().status(), 201);
+    let r = c.post(format!("{curl}/feed/run")).bearer_auth(&cairn.admin).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let counts: Value = r.json().await.unwrap();
+    assert_eq!(
+        (counts["received"].as_u64(), counts["created"].as_u64(), counts["dropped"].as_u64()),
+        (Some(40), Some(30), Some(10))
+    );
+
+    let get = |id: String| {
+        let c = c.clone();
+        let url = format!("{}/api/v1/objects/{id}", cairn.base);
+        let token = cairn.reader.clone();
+        async move { c.get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let id = |n: u32| feed_object(n)["id"].as_str().unwrap().to_string();
+    assert_eq!(get(id(3)).await.status(), 404, "dropped by the delete rule");
+    let v: Value = get(id(12)).await.json().await.unwrap();
+    assert_eq!(v["object"]["labels"], json!(["apt29", "extended"]));
+    assert_eq!(v["object"]["valid_until"], "2025-01-31T00:00:00.000Z");
+    assert_eq!(v["object"]["modified"], "2024-01-01T00:00:00.000Z", "rules never change modified");
+    assert_eq!(v["ingestion_rules"]["ruleset_version"], 2);
+    assert_eq!(v["ingestion_rules"]["changed_by"], json!([{"id": extend_id, "name": "extend apt29"}]));
+    let v: Value = get(id(13)).await.json().await.unwrap();
+    assert!(v["object"].get("labels").is_none());
+    assert_eq!(v["ingestion_rules"]["changed_by"], json!([]));
+
+    // Dry run of a new rule, then of a saved one; neither writes.
+    let r = c
+        .post(format!("{rules}/dry-run"))
+        .bearer_auth(&cairn.reader)
+        .json(&json!({"name": "t", "condition": {"field": "confidence", "operator": ">=", "value": 30}, "action": {"edit": {"set_tlp": "red"}}}))
+        .send()
+        .await
+        .unwrap();
+    let d: Value = r.json().await.unwrap();
+    assert_eq!(
+        (d["scanned"].as_u64(), d["matched"].as_u64(), d["sample"].as_array().unwrap().len()),
+        (Some(30), Some(10), 10)
+    );
+    let d: Value = c
+        .post(format!("{rules}/extend%20apt29/dry-run?sample=3"))
+        .bearer_auth(&cairn.reader)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((d["matched"].as_u64(), d["sample"].as_array().unwrap().len()), (Some(15), 3));
+
+    // A new rule applied to what is stored: new versions, audited.
+    let tlp = json!({"name": "red for high", "condition": {"field": "confidence", "operator": "GreaterThanEqual", "value": 35},
+        "action": {"edit": {"set_tlp": "red"}}});
+    assert_eq!(c.post(&rules).bearer_auth(&cairn.admin).json(&tlp).send().await.unwrap().status(), 201);
+    assert_eq!(
+        c.post(format!("{rules}/red%20for%20high/apply"))
+            .bearer_auth(&cairn.contributor)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let a: Value = c
+        .post(format!("{rules}/red%20for%20high/apply"))
+        .bearer_auth(&cairn.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((a["matched"].as_u64(), a["changed"].as_u64()), (Some(5), Some(5)));
+    let v: Value = get(id(36)).await.json().await.unwrap();
+    assert_eq!(v["object"]["object_marking_refs"], json!(["marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"]));
+    assert_eq!(v["ingestion_rules"]["changed_by"][0]["name"], "red for high");
+    let audit: Value = c
+        .get(format!("{}/api/v1/audit?object_id={}", cairn.base, id(36)))
+        .bearer_auth(&cairn.reader)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["entries"][0]["actor"], "user:ada");
+    assert_eq!(
+        c.get(format!("{}/api/v1/audit", cairn.base)).bearer_auth(&cairn.reader).send().await.unwrap().status(),
+        403
+    );
+
+    // Rule management: disable, reorder by PUT, delete; versions are kept.
+    let mut changed = extend.clone();
+    changed["enabled"] = json!(false);
+    let r = c.put(format!("{rules}/{extend_id}")).bearer_auth(&cairn.admin).json(&changed).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let set: Value = c.get(&rules).bearer_auth(&cairn.reader).send().await.unwrap().json().await.unwrap();
+    assert_eq!(set["version"], 4);
+    assert_eq!(
+        set["rules"].as_array().unwrap().iter().find(|r| r["id"] == extend_id.as_str()).unwrap()["enabled"],
+        false
+    );
+    assert_eq!(c.delete(format!("{rules}/nope")).bearer_auth(&cairn.admin).send().await.unwrap().status(), 404);
+    let old: Value =
+        c.get(format!("{rules}/versions/2")).bearer_auth(&cairn.reader).send().await.unwrap().json().await.unwrap();
+    assert_eq!(old["rules"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn edits_tags_and_their_audit_over_the_api() {
+    let s = start().await;
+    let c = reqwest::Client::new();
+    let up =
+        format!("{}/workspaces/default/threat-intelligence-stix-objects:upload?api-version=2024-02-01-preview", s.base);
+    let objs: Vec<Value> = (0..5).map(feed_object).collect();
+    assert_eq!(
+        c.post(&up)
+            .bearer_auth(&s.admin)
+            .json(&json!({"sourcesystem": "vendor", "stixobjects": objs}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let id = |n: u32| feed_object(n)["id"].as_str().unwrap().to_string();
+    let obj = |n: u32| format!("{}/api/v1/objects/{}", s.base, id(n));
+
+    // Uploaded objects: the analyst's layer only, and the refusal says why.
+    let r = c.patch(obj(1)).bearer_auth(&s.reader).json(&json!({"confidence": 90})).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c.patch(obj(1)).bearer_auth(&s.contributor).json(&json!({"name": "mine"})).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let why = r.text().await.unwrap();
+    assert!(why.contains("upload:vendor") && why.contains("only tags, valid_until, confidence and revoked"), "{why}");
+    let r = c
+        .patch(obj(1))
+        .bearer_auth(&s.contributor)
+        .json(&json!({"confidence": 90, "tags": ["reviewed"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let edited: Value = r.json().await.unwrap();
+    assert_eq!(edited["object"]["confidence"], 90);
+    let v: Value =
+        c.get(format!("{}/versions", obj(1))).bearer_auth(&s.reader).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["versions"].as_array().unwrap().len(), 2);
+    let e: Value =
+        c.get(format!("{}/editable", obj(1))).bearer_auth(&s.reader).send().await.unwrap().json().await.unwrap();
+    assert_eq!(e["editable"], json!(["labels", "valid_until", "confidence", "revoked"]));
+
+    // Bulk tags by ids and by a condition, then the tag list for autocompletion.
+    let tags = format!("{}/api/v1/tags", s.base);
+    let r = c
+        .post(&tags)
+        .bearer_auth(&s.contributor)
+        .json(&json!({"ids": [id(0), id(2)], "add": ["campaign-x"]}))
+        .send()
+        .await
+        .unwrap();
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["changed"], 2);
+    let r = c
+        .post(&tags)
+        .bearer_auth(&s.contributor)
+        .json(&json!({"type": "indicator", "where": {"field": "tags", "operator": "ArrayContains", "value": "apt29"}, "remove": ["apt29"], "add": ["apt-29"]}))
+        .send()
+        .await
+        .unwrap();
+    let b: Value = r.json().await.unwrap();
+    assert_eq!((b["selected"].as_u64(), b["changed"].as_u64()), (Some(3), Some(3)));
+    let r = c
+        .post(&tags)
+        .bearer_auth(&s.contributor)
+        .json(&json!({"ids": [id(0)], "type": "indicator", "add": ["x"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let t: Value =
+        c.get(format!("{tags}?prefix=ca")).bearer_auth(&s.reader).send().await.unwrap().json().await.unwrap();
+    assert_eq!(t["tags"], json!([{"tag": "campaign-x", "count": 2}]));
+    let t: Value = c.get(&tags).bearer_auth(&s.reader).send().await.unwrap().json().await.unwrap();
+    assert_eq!(t["tags"][0], json!({"tag": "apt-29", "count": 3}));
+
+    // Revoke, then delete; every change is in the audit log with who made it.
+    assert_eq!(c.post(format!("{}/revoke", obj(4))).bearer_auth(&s.contributor).send().await.unwrap().status(), 200);
+    let r = c.patch(obj(4)).bearer_auth(&s.contributor).json(&json!({"confidence": 1})).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("revoked"));
+    assert_eq!(c.delete(obj(3)).bearer_auth(&s.contributor).send().await.unwrap().status(), 200);
+    let log: Value = c
+        .get(format!("{}/api/v1/audit?actor=user:carl", s.base))
+        .bearer_auth(&s.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["edit", "edit", "edit", "edit", "edit", "edit", "edit", "delete"]);
+    assert_eq!(log["entries"][0]["detail"]["changes"]["confidence"], json!({"before": 1, "after": 90}));
+}
