@@ -130,37 +130,53 @@ impl Field {
         }
     }
 
-    /// Every value the field has on `subject` (empty when it has none). Arrays are
-    /// spread: `tags` yields each label.
-    pub(crate) fn values<'a>(&self, s: &'a Subject<'a>) -> Vec<Cow<'a, Value>> {
+    /// Calls `f` with each value the field has on `subject` until it returns true;
+    /// returns whether it did. Arrays are spread: `tags` yields each label. Nothing is
+    /// allocated: this runs for every rule on every ingested object.
+    pub(crate) fn any(&self, s: &Subject<'_>, f: &mut dyn FnMut(Val<'_>) -> bool) -> bool {
         let obj = s.object;
-        let prop = |k: &str| -> Vec<Cow<'a, Value>> { spread(obj.get(k)) };
+        let prop = |k: &str, f: &mut dyn FnMut(Val<'_>) -> bool| spread(obj.get(k), f);
         match self {
-            Field::Id => prop("id"),
-            Field::Type => prop("type"),
-            Field::Source => vec![Cow::Owned(Value::String(s.source.to_string()))],
-            Field::Confidence => prop("confidence"),
-            Field::Tags => prop("labels"),
-            Field::Tlp => tlp_levels(obj).map(|l| Cow::Owned(Value::String(l.to_string()))).collect(),
-            Field::Created => prop("created"),
-            Field::Modified => prop("modified"),
-            Field::ValidFrom => prop("valid_from"),
-            Field::ValidUntil => prop("valid_until"),
-            Field::Name => prop("name"),
-            Field::Description => prop("description"),
-            Field::Pattern => prop("pattern"),
-            Field::PatternType => prop("pattern_type"),
-            Field::IndicatorTypes => prop("indicator_types"),
-            Field::ObservableKey => s.observables().iter().map(|o| Cow::Owned(Value::String(o.key.clone()))).collect(),
-            Field::ObservableValue => {
-                s.observables().iter().map(|o| Cow::Owned(Value::String(o.value.clone()))).collect()
-            }
+            Field::Id => prop("id", f),
+            Field::Type => prop("type", f),
+            Field::Source => f(Val::Str(s.source)),
+            Field::Confidence => prop("confidence", f),
+            Field::Tags => prop("labels", f),
+            Field::Tlp => tlp_levels(obj).any(|l| f(Val::Str(l))),
+            Field::Created => prop("created", f),
+            Field::Modified => prop("modified", f),
+            Field::ValidFrom => prop("valid_from", f),
+            Field::ValidUntil => prop("valid_until", f),
+            Field::Name => prop("name", f),
+            Field::Description => prop("description", f),
+            Field::Pattern => prop("pattern", f),
+            Field::PatternType => prop("pattern_type", f),
+            Field::IndicatorTypes => prop("indicator_types", f),
+            Field::ObservableKey => s.observables().iter().any(|o| f(Val::Str(&o.key))),
+            Field::ObservableValue => s.observables().iter().any(|o| f(Val::Str(&o.value))),
             // An object without `revoked` is not revoked: the spec's default.
             Field::Revoked => match obj.get("revoked") {
-                None | Some(Value::Null) => vec![Cow::Owned(Value::Bool(false))],
-                v => spread(v),
+                None | Some(Value::Null) => f(Val::Json(&Value::Bool(false))),
+                v => spread(v, f),
             },
-            Field::Path(p) => p.find(obj),
+            Field::Path(p) => p.any(obj, f),
+        }
+    }
+}
+
+/// One value of a field: a JSON value of the object, or text the field derives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Val<'a> {
+    Json(&'a Value),
+    Str(&'a str),
+}
+
+impl<'a> Val<'a> {
+    pub(crate) fn as_str(self) -> Option<&'a str> {
+        match self {
+            Val::Str(s) => Some(s),
+            Val::Json(Value::String(s)) => Some(s),
+            _ => None,
         }
     }
 }
@@ -171,11 +187,11 @@ impl fmt::Display for Field {
     }
 }
 
-fn spread(v: Option<&Value>) -> Vec<Cow<'_, Value>> {
+fn spread(v: Option<&Value>, f: &mut dyn FnMut(Val<'_>) -> bool) -> bool {
     match v {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a.iter().filter(|v| !v.is_null()).map(Cow::Borrowed).collect(),
-        Some(v) => vec![Cow::Borrowed(v)],
+        None | Some(Value::Null) => false,
+        Some(Value::Array(a)) => a.iter().filter(|v| !v.is_null()).any(|v| f(Val::Json(v))),
+        Some(v) => f(Val::Json(v)),
     }
 }
 
@@ -279,24 +295,21 @@ impl JsonPath {
         &self.text
     }
 
-    /// The values the path reaches; arrays at the end are spread into their elements.
-    pub fn find<'a>(&self, obj: &'a Value) -> Vec<Cow<'a, Value>> {
-        let mut at = vec![obj];
-        for step in &self.steps {
-            let mut next = Vec::new();
-            for v in at {
-                match step {
-                    Step::Key(k) => next.extend(v.get(k.as_str())),
-                    Step::Index(n) => next.extend(v.get(*n)),
-                    Step::All => match v {
-                        Value::Array(a) => next.extend(a.iter()),
-                        Value::Object(m) => next.extend(m.values()),
-                        _ => {}
-                    },
-                }
+    /// Calls `f` with each value the path reaches (arrays at the end spread into their
+    /// elements) until it returns true.
+    fn any(&self, obj: &Value, f: &mut dyn FnMut(Val<'_>) -> bool) -> bool {
+        fn walk(v: &Value, steps: &[Step], f: &mut dyn FnMut(Val<'_>) -> bool) -> bool {
+            let Some((step, rest)) = steps.split_first() else { return spread(Some(v), f) };
+            match step {
+                Step::Key(k) => v.get(k.as_str()).is_some_and(|v| walk(v, rest, f)),
+                Step::Index(n) => v.get(*n).is_some_and(|v| walk(v, rest, f)),
+                Step::All => match v {
+                    Value::Array(a) => a.iter().any(|v| walk(v, rest, f)),
+                    Value::Object(m) => m.values().any(|v| walk(v, rest, f)),
+                    _ => false,
+                },
             }
-            at = next;
         }
-        at.into_iter().flat_map(|v| spread(Some(v))).collect()
+        walk(obj, &self.steps, f)
     }
 }

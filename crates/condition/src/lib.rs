@@ -35,6 +35,7 @@ use std::fmt;
 use regex::Regex;
 use serde_json::{json, Value};
 
+use field::Val;
 pub use field::{tlp_level_of, tlp_levels, tlp_marking_id, Field, JsonPath, Kind};
 pub use operator::{Arity, Operator, ALL as OPERATORS};
 pub use time::{parse_offset, parse_time};
@@ -201,14 +202,14 @@ impl Clause {
     fn holds(&self, s: &Subject<'_>) -> bool {
         let negated = self.operator.positive();
         let op = negated.unwrap_or(self.operator);
-        let found = self.field.values(s);
+        let field = &self.field;
         let r = match op {
-            Operator::IsNull => found.is_empty(),
-            Operator::StringIsEmpty => found.iter().all(|v| text_of(v).is_empty()),
-            Operator::IsTrue => found.iter().any(|v| v.as_bool() == Some(true)),
-            Operator::IsFalse => found.iter().any(|v| v.as_bool() == Some(false)),
+            Operator::IsNull => !field.any(s, &mut |_| true),
+            Operator::StringIsEmpty => !field.any(s, &mut |v| !text_of(v).is_empty()),
+            Operator::IsTrue => field.any(s, &mut |v| matches!(v, Val::Json(Value::Bool(true)))),
+            Operator::IsFalse => field.any(s, &mut |v| matches!(v, Val::Json(Value::Bool(false)))),
             _ => {
-                let one = |cv: &ClauseValue| found.iter().any(|v| self.test(op, v, cv, s.now));
+                let one = |cv: &ClauseValue| field.any(s, &mut |v| self.test(op, v, cv, s.now));
                 match self.connective {
                     Connective::Or => self.values.iter().any(one),
                     Connective::And => self.values.iter().all(one),
@@ -218,44 +219,59 @@ impl Clause {
         r != negated.is_some()
     }
 
-    fn test(&self, op: Operator, v: &Value, cv: &ClauseValue, now: i64) -> bool {
+    fn test(&self, op: Operator, v: Val<'_>, cv: &ClauseValue, now: i64) -> bool {
         use std::cmp::Ordering::*;
         use Operator::*;
         let ordering = || -> Option<std::cmp::Ordering> {
-            match v {
-                Value::Number(n) => n.as_f64()?.partial_cmp(&cv.number?),
-                Value::String(s) => match (time::value_time(v), cv.time) {
+            if let Some(s) = v.as_str() {
+                return match (time::str_time(s), cv.time) {
                     (Some(a), Some(b)) => Some(a.cmp(&b)),
                     _ if self.field.kind() == Kind::Number => s.trim().parse::<f64>().ok()?.partial_cmp(&cv.number?),
-                    _ => Some(s.as_str().cmp(cv.text.as_str())),
-                },
-                Value::Bool(b) => Some(b.cmp(&cv.boolean?)),
+                    _ => Some(s.cmp(cv.text.as_str())),
+                };
+            }
+            match v {
+                Val::Json(Value::Number(n)) => n.as_f64()?.partial_cmp(&cv.number?),
+                Val::Json(Value::Bool(b)) => Some(b.cmp(&cv.boolean?)),
                 _ => None,
             }
         };
         match op {
             Equals | ArrayContains => match v {
-                Value::String(s) => match (self.field.kind(), cv.time) {
-                    (Kind::Time, Some(t)) => time::value_time(v) == Some(t),
+                Val::Json(Value::Number(n)) => n.as_f64().zip(cv.number).is_some_and(|(a, b)| a == b),
+                Val::Json(Value::Bool(b)) => cv.boolean == Some(*b),
+                v => match (v.as_str(), self.field.kind(), cv.time) {
+                    (Some(s), Kind::Time, Some(t)) => time::str_time(s) == Some(t),
                     // Sentinel's file import writes confidence as a string ("95").
-                    (Kind::Number, _) => s.trim().parse::<f64>().ok().zip(cv.number).is_some_and(|(a, b)| a == b),
-                    _ => eq_ignore_case(s, &cv.lower),
+                    (Some(s), Kind::Number, _) => {
+                        s.trim().parse::<f64>().ok().zip(cv.number).is_some_and(|(a, b)| a == b)
+                    }
+                    (Some(s), _, _) => eq_ignore_case(s, &cv.lower),
+                    (None, _, _) => false,
                 },
-                Value::Number(n) => n.as_f64().zip(cv.number).is_some_and(|(a, b)| a == b),
-                Value::Bool(b) => cv.boolean == Some(*b),
-                _ => false,
             },
             LessThan => ordering() == Some(Less),
             LessThanEqual => matches!(ordering(), Some(Less | Equal)),
             GreaterThan => ordering() == Some(Greater),
             GreaterThanEqual => matches!(ordering(), Some(Greater | Equal)),
-            StringContains => text_of(v).to_lowercase().contains(&cv.lower),
-            StringStartsWith => text_of(v).to_lowercase().starts_with(&cv.lower),
-            StringEndsWith => text_of(v).to_lowercase().ends_with(&cv.lower),
+            StringContains => contains_ignore_case(&text_of(v), &cv.lower),
+            StringStartsWith => {
+                let t = text_of(v);
+                t.len() >= cv.lower.len()
+                    && t.is_char_boundary(cv.lower.len())
+                    && eq_ignore_case(&t[..cv.lower.len()], &cv.lower)
+                    || !t.is_ascii() && t.to_lowercase().starts_with(&cv.lower)
+            }
+            StringEndsWith => {
+                let t = text_of(v);
+                let at = t.len().wrapping_sub(cv.lower.len());
+                t.len() >= cv.lower.len() && t.is_char_boundary(at) && eq_ignore_case(&t[at..], &cv.lower)
+                    || !t.is_ascii() && t.to_lowercase().ends_with(&cv.lower)
+            }
             MatchesRegex => cv.regex.as_ref().is_some_and(|r| r.is_match(&text_of(v))),
             OnOrAfterRelative | AfterRelative | OnOrBeforeRelative | BeforeRelative | OnOrAfterAbsolute
             | AfterAbsolute | OnOrBeforeAbsolute | BeforeAbsolute => {
-                let Some(t) = time::value_time(v) else { return false };
+                let Some(t) = v.as_str().and_then(time::str_time) else { return false };
                 let at = if op.is_relative() { cv.offset.map(|o| now.saturating_add(o)) } else { cv.time };
                 let Some(at) = at else { return false };
                 match op {
@@ -292,12 +308,23 @@ fn eq_ignore_case(a: &str, lower: &str) -> bool {
     }
 }
 
+/// `hay` contains the already lower-cased `needle`, ignoring case (without allocating
+/// when both are ASCII).
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    if !(hay.is_ascii() && needle.is_ascii()) {
+        return hay.to_lowercase().contains(needle);
+    }
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
 /// A value as text, for the string operators: strings as they are, numbers and booleans
 /// as JSON writes them.
-fn text_of(v: &Value) -> Cow<'_, str> {
+fn text_of(v: Val<'_>) -> Cow<'_, str> {
     match v {
-        Value::String(s) => Cow::Borrowed(s),
-        v => Cow::Owned(v.to_string()),
+        Val::Str(s) => Cow::Borrowed(s),
+        Val::Json(Value::String(s)) => Cow::Borrowed(s),
+        Val::Json(v) => Cow::Owned(v.to_string()),
     }
 }
 

@@ -1,7 +1,5 @@
 //! Times and durations in condition values.
 
-use serde_json::Value;
-
 const SECOND: i64 = 1_000_000;
 const DAY: i64 = 86_400 * SECOND;
 
@@ -21,9 +19,8 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     Err(format!("'{s}' is not a time; write 2025-01-31 or 2025-01-31T12:00:00Z"))
 }
 
-/// A time held by an object property (a STIX timestamp string), if it is one.
-pub fn value_time(v: &Value) -> Option<i64> {
-    let s = v.as_str()?;
+/// The time a property's text holds (a STIX timestamp), if it is one.
+pub fn str_time(s: &str) -> Option<i64> {
     cairn_stix::Timestamp::parse(s)
         .map(|t| t.unix_micros())
         .ok()

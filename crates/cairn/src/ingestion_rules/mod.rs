@@ -168,21 +168,35 @@ impl Edit {
     /// Applies the edits; returns whether the object changed. Only SDOs and SROs (objects
     /// with versions) are edited.
     pub fn apply(&self, obj: &mut Value) -> bool {
-        let before = obj.clone();
         let Some(m) = obj.as_object_mut() else { return false };
-        let indicator = m.get("type").and_then(Value::as_str) == Some("indicator");
-        if indicator {
+        // Each edit says whether it changed something, so no copy of the object is needed.
+        let mut changed = false;
+        let mut set = |m: &mut serde_json::Map<String, Value>, k: &str, v: Option<Value>| {
+            if m.get(k) != v.as_ref() {
+                changed = true;
+                match v {
+                    Some(v) => m.insert(k.to_string(), v),
+                    None => m.remove(k),
+                };
+            }
+        };
+        if m.get("type").and_then(Value::as_str) == Some("indicator") {
             if let Some(days) = self.extend_valid_until_days {
                 let until =
                     m.get("valid_until").and_then(Value::as_str).and_then(|t| cairn_stix::Timestamp::parse(t).ok());
                 if let Some(t) = until {
                     let later = t.unix_micros().saturating_add(i64::from(days) * 86_400_000_000);
-                    m.insert("valid_until".into(), json!(stix_time(later)));
+                    set(m, "valid_until", Some(json!(stix_time(later))));
                 }
             }
-            if let Some(t) = &self.set_valid_until {
-                if let Ok(at) = cairn_condition::parse_time(t) {
-                    m.insert("valid_until".into(), json!(stix_time(at)));
+            if let Some(at) = self.set_valid_until.as_deref().and_then(|t| cairn_condition::parse_time(t).ok()) {
+                let same = m
+                    .get("valid_until")
+                    .and_then(Value::as_str)
+                    .and_then(|t| cairn_stix::Timestamp::parse(t).ok())
+                    .is_some_and(|t| t.unix_micros() == at);
+                if !same {
+                    set(m, "valid_until", Some(json!(stix_time(at))));
                 }
             }
         }
@@ -195,26 +209,25 @@ impl Edit {
                 }
             }
             // STIX forbids empty lists: an object whose last tag is removed has no labels.
-            if labels.is_empty() {
-                m.remove("labels");
-            } else {
-                m.insert("labels".into(), Value::Array(labels));
-            }
+            set(m, "labels", (!labels.is_empty()).then_some(Value::Array(labels)));
         }
         if let Some(c) = self.set_confidence {
-            m.insert("confidence".into(), json!(c));
+            set(m, "confidence", Some(json!(c)));
         }
         if let Some(id) = self.set_tlp.as_deref().and_then(tlp_marking_id) {
             let mut refs: Vec<Value> =
                 m.get("object_marking_refs").and_then(Value::as_array).cloned().unwrap_or_default();
-            refs.retain(|r| r.as_str().is_none_or(|r| cairn_condition::tlp_level_of(r).is_none()));
-            refs.push(json!(id));
-            m.insert("object_marking_refs".into(), Value::Array(refs));
+            let mine = refs.iter().filter_map(Value::as_str).filter(|r| cairn_condition::tlp_level_of(r).is_some());
+            if mine.collect::<Vec<_>>() != [id] {
+                refs.retain(|r| r.as_str().is_none_or(|r| cairn_condition::tlp_level_of(r).is_none()));
+                refs.push(json!(id));
+                set(m, "object_marking_refs", Some(Value::Array(refs)));
+            }
         }
         if self.revoke {
-            m.insert("revoked".into(), json!(true));
+            set(m, "revoked", Some(json!(true)));
         }
-        *obj != before
+        changed
     }
 }
 
