@@ -17,7 +17,7 @@ fn indicator() -> Value {
         "confidence": 80, "labels": ["apt29", "C2"],
         "object_marking_refs": ["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"],
         "external_references": [{"source_name": "vendor", "external_id": "V-1"}, {"source_name": "mitre-attack"}],
-        "x_score": 7, "x_flag": true, "x_nested": {"a": {"b": "deep"}},
+        "x_score": 7, "x_flag": true, "x_title": "Grand événement", "x_nested": {"a": {"b": "deep"}},
         "extensions": {"extension-definition--1": {"extension_type": "property-extension", "rank": "high"}}
     })
 }
@@ -167,6 +167,20 @@ fn clauses_as_a_table() {
         ),
         ("valid_from", json!({"field": "valid_from", "operator": "OnOrBeforeAbsolute", "value": "2025-01-01"}), true),
         ("path number", json!({"field": "$.x_score", "operator": "GreaterThan", "value": 5}), true),
+        (
+            "non-ASCII contains ignores case",
+            json!({"field": "$.x_title", "operator": "StringContains", "value": "ÉVÉNEMENT"}),
+            true,
+        ),
+        ("non-ASCII starts", json!({"field": "$.x_title", "operator": "StringStartsWith", "value": "grand"}), true),
+        ("non-ASCII ends", json!({"field": "$.x_title", "operator": "StringEndsWith", "value": "ÉVÉNEMENT"}), true),
+        ("non-ASCII equals", json!({"field": "$.x_title", "operator": "Equals", "value": "GRAND ÉVÉNEMENT"}), true),
+        (
+            "non-ASCII no match",
+            json!({"field": "$.x_title", "operator": "StringContains", "value": "évènement"}),
+            false,
+        ),
+        ("number as text", json!({"field": "$.x_score", "operator": "StringStartsWith", "value": "7"}), true),
         ("path bool", json!({"field": "$.x_flag", "operator": "IsTrue"}), true),
         ("path nested", json!({"field": "$.x_nested.a.b", "operator": "Equals", "value": "deep"}), true),
         (
