@@ -306,3 +306,76 @@ async fn edits_tags_and_their_audit_over_the_api() {
     assert_eq!(actions, ["edit", "edit", "edit", "edit", "edit", "edit", "edit", "delete"]);
     assert_eq!(log["entries"][0]["detail"]["changes"]["confidence"], json!({"before": 1, "after": 90}));
 }
+
+#[tokio::test]
+async fn search_builder_pages_sorts_and_counts() {
+    let s = start().await;
+    let c = reqwest::Client::new();
+    let up =
+        format!("{}/workspaces/default/threat-intelligence-stix-objects:upload?api-version=2024-02-01-preview", s.base);
+    let objs: Vec<Value> = (0..30).map(feed_object).collect();
+    assert_eq!(
+        c.post(&up)
+            .bearer_auth(&s.admin)
+            .json(&json!({"sourcesystem": "vendor", "stixobjects": objs}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let url = format!("{}/api/v1/search", s.base);
+    // Tagged apt29 OR confidence below 5, highest confidence first, pages of 4.
+    let mut body = json!({"types": ["indicator"], "where": {"any": [
+        {"field": "tags", "operator": "ArrayContains", "value": "apt29"},
+        {"field": "confidence", "operator": "LessThan", "value": 5}]},
+        "sort": "confidence", "order": "desc", "limit": 4, "facets": true});
+    let mut seen = Vec::new();
+    loop {
+        let r: Value = c.post(&url).bearer_auth(&s.reader).json(&body).send().await.unwrap().json().await.unwrap();
+        assert_eq!(r["index_lag"], 0, "a search first catches the index up");
+        if seen.is_empty() {
+            assert_eq!(r["facets"]["total"], 17);
+            assert_eq!(r["facets"]["tags"][0], json!({"value": "apt29", "count": 15}));
+        }
+        for hit in r["results"].as_array().unwrap() {
+            seen.push(hit["object"]["confidence"].as_u64().unwrap());
+            assert_eq!(hit["source"], "vendor");
+        }
+        match r["next"].as_str() {
+            Some(n) => body["after"] = json!(n),
+            None => break,
+        }
+    }
+    let mut want: Vec<u64> = (0..30u64).filter(|n| n % 2 == 0 || *n < 5).collect();
+    want.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, want);
+    // Keywords over names and observable values.
+    let r: Value = c
+        .post(&url)
+        .bearer_auth(&s.reader)
+        .json(&json!({"keywords": "198.51.100.7"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["results"].as_array().unwrap().len(), 1);
+    assert_eq!(r["results"][0]["object"]["name"], "indicator 7");
+    // Mistakes are named.
+    let r = c.post(&url).bearer_auth(&s.reader).json(&json!({"sort": "colour"})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("cannot sort by 'colour'"));
+    let r = c
+        .post(&url)
+        .bearer_auth(&s.reader)
+        .json(&json!({"where": {"field": "confidence", "operator": "GreaterThan", "value": "high"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("values[0]: confidence is a number"));
+    let r = c.post(&url).bearer_auth(&s.reader).json(&json!({"after": "nope"})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+}

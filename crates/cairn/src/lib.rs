@@ -20,5 +20,6 @@ pub mod match_cli;
 pub mod pattern_cli;
 pub mod rule_cli;
 pub mod scheduler;
+pub mod search;
 pub mod server;
 pub mod taxii;

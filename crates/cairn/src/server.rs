@@ -53,6 +53,7 @@ pub fn serve(
         // Connectors poll on their own schedule; each poll runs on its own blocking thread.
         tokio::spawn(crate::connector::schedule(state.pipeline.clone(), std::time::Duration::from_secs(15)));
         tokio::spawn(crate::export::schedule(state.pipeline.store().clone(), std::time::Duration::from_secs(15)));
+        tokio::spawn(crate::search::follow_store(state.pipeline.store().clone(), std::time::Duration::from_secs(1)));
         // The indicator index follows the store; the watcher (if any) matches with it.
         tokio::spawn(crate::detect::watch::follow_store(
             state.pipeline.store().clone(),

@@ -37,6 +37,8 @@ pub fn run_all(factory: Factory<'_>) {
         ("curation_is_kept_per_version", curation_is_kept_per_version),
         ("audited_writes_are_atomic", audited_writes_are_atomic),
         ("tag_counts_of_current_objects", tag_counts_of_current_objects),
+        ("search_agrees_with_the_condition_evaluator", search_agrees_with_the_condition_evaluator),
+        ("search_index_follows_changes", search_index_follows_changes),
     ];
     for (name, check) in checks {
         let (store, _guard) = factory();
@@ -552,4 +554,259 @@ fn tag_counts_of_current_objects(s: &dyn Store) {
     assert_eq!(s.tag_counts("100%", 10).unwrap(), vec![("100%_sure".to_string(), 1)]);
     assert_eq!(s.tag_counts("1_", 10).unwrap(), vec![]);
     assert_eq!(s.tag_counts("", 1).unwrap().len(), 1);
+}
+
+/// A varied population for search checks: indicators, malware and an SCO, some fields
+/// missing, tags in mixed case, TLP markings, new versions and deletes.
+fn search_population(s: &dyn Store) -> Vec<String> {
+    let tlps = [
+        None,
+        Some("marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"),
+        Some("marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"),
+        Some("marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"),
+    ];
+    let names = ["Evil C2", "evil dropper", "Benign", "ALPHA", "beta", "Émigré", "zeta", ""];
+    let mut objs = Vec::new();
+    for n in 0..48u32 {
+        let mut extra = json!({
+            "name": names[n as usize % names.len()],
+            "pattern": format!("[ipv4-addr:value = '198.51.100.{n}'] OR [domain-name:value = 'h{n}.example']"),
+        });
+        if n % 5 != 0 {
+            extra["confidence"] = json!((n * 7) % 101);
+        }
+        if n % 3 == 0 {
+            extra["labels"] = json!(["apt29", if n % 2 == 0 { "C2" } else { "c2" }]);
+        } else if n % 3 == 1 {
+            extra["labels"] = json!([format!("t{}", n % 4)]);
+        }
+        if let Some(t) = tlps[n as usize % tlps.len()] {
+            extra["object_marking_refs"] = json!([t]);
+        }
+        if n % 4 == 0 {
+            extra["valid_until"] = json!(format!("2021-{:02}-01T00:00:00Z", n % 12 + 1));
+        }
+        if n % 11 == 0 {
+            extra["description"] = json!("an evildoer's beacon");
+        }
+        if n == 13 {
+            extra["revoked"] = json!(true);
+        }
+        let day = n % 28 + 1;
+        objs.push(indicator(&format!("5{n:03}"), &format!("2020-03-{day:02}T00:00:00.000Z"), extra));
+    }
+    for n in 0..6u32 {
+        let mut m = indicator(&format!("6{n:03}"), "2020-02-01T00:00:00.000Z", json!({}));
+        m["type"] = json!("malware");
+        m["id"] = json!(format!("malware--00000000-0000-4000-8000-{:012}", 6000 + n));
+        for k in ["pattern", "pattern_type", "valid_from"] {
+            m.as_object_mut().unwrap().remove(k);
+        }
+        m["name"] = json!(format!("Malware {n}"));
+        m["is_family"] = json!(false);
+        objs.push(m);
+    }
+    objs.push(json!({"type": "ipv4-addr", "spec_version": "2.1", "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "203.0.113.9"}));
+    let batch: Vec<Candidate> = objs.iter().map(cand).collect();
+    s.ingest(&src("feed-a"), &batch[..30]).unwrap();
+    s.ingest(&Source::new(SourceKind::Upload, "Feed-B"), &batch[30..]).unwrap();
+    // A new version of one, and two deletes.
+    let newer = indicator("5001", "2020-04-01T00:00:00.000Z", json!({"name": "renamed", "confidence": 99}));
+    s.ingest(&src("feed-a"), &[cand(&newer)]).unwrap();
+    assert!(s.delete(&id_of(&objs[2]), &src("feed-a")).unwrap());
+    assert!(s.delete(&id_of(&objs[40]), &src("feed-a")).unwrap());
+    objs.iter().map(id_of).collect()
+}
+
+fn brute(s: &dyn Store, types: &[&str], c: &cairn_condition::Condition, now: i64) -> Vec<String> {
+    let filter = Filter { types: types.iter().map(|t| t.to_string()).collect(), ..Filter::default() };
+    let page = s.list(&filter, None, 10_000).unwrap();
+    let mut ids: Vec<String> = page
+        .items
+        .iter()
+        .filter(|v| {
+            let obj: Value = serde_json::from_str(&v.raw).unwrap();
+            c.holds(&cairn_condition::Subject::new(&obj, &v.source, now))
+        })
+        .map(|v| v.id.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Every search returns exactly what the condition evaluator selects, in sort order,
+/// across pages; exact SQL and evaluator-checked conditions alike.
+fn search_agrees_with_the_condition_evaluator(s: &dyn Store) {
+    use crate::{SearchQuery, SortField};
+    search_population(s);
+    let p = s.refresh_search(1_000_000).unwrap();
+    assert_eq!(p.lag, 0);
+    let now = cairn_condition::parse_time("2020-04-15").unwrap();
+    let conditions: Vec<Value> = vec![
+        json!({"all": []}),
+        json!({"field": "confidence", "operator": "GreaterThanEqual", "value": 50}),
+        json!({"field": "confidence", "operator": "NotEquals", "value": 14}),
+        json!({"field": "confidence", "operator": "IsNull"}),
+        json!({"field": "tags", "operator": "ArrayContains", "value": "c2"}),
+        json!({"field": "tags", "operator": "ArrayNotContains", "values": ["apt29", "t1"]}),
+        json!({"field": "tags", "operator": "ArrayContains", "values": ["apt29", "C2"], "connective": "and"}),
+        json!({"field": "tags", "operator": "IsNull"}),
+        json!({"field": "tlp", "operator": "Equals", "value": "green"}),
+        json!({"field": "tlp", "operator": "NotEquals", "value": "TLP:RED"}),
+        json!({"field": "tlp", "operator": "IsNull"}),
+        json!({"field": "name", "operator": "StringContains", "value": "EVIL"}),
+        json!({"field": "name", "operator": "StringStartsWith", "value": "e"}),
+        json!({"field": "name", "operator": "StringNotEndsWith", "value": "a"}),
+        json!({"field": "name", "operator": "Equals", "value": "émigré"}),
+        json!({"field": "name", "operator": "StringIsEmpty"}),
+        json!({"field": "source", "operator": "Equals", "value": "feed-b"}),
+        json!({"field": "type", "operator": "Equals", "values": ["malware", "ipv4-addr"]}),
+        json!({"field": "modified", "operator": "OnOrAfterAbsolute", "value": "2020-03-15"}),
+        json!({"field": "modified", "operator": "BeforeRelative", "value": "30d"}),
+        json!({"field": "valid_until", "operator": "IsNull"}),
+        json!({"field": "valid_until", "operator": "LessThan", "value": "2021-06-01"}),
+        json!({"field": "revoked", "operator": "IsTrue"}),
+        json!({"field": "revoked", "operator": "IsFalse"}),
+        json!({"field": "id", "operator": "StringEndsWith", "value": "5007"}),
+        // Not answerable by the index alone: checked against the objects.
+        json!({"field": "name", "operator": "MatchesRegex", "value": "^[A-Z]"}),
+        json!({"field": "observable_value", "operator": "Equals", "value": "h7.example"}),
+        json!({"field": "$.description", "operator": "StringContains", "value": "beacon"}),
+        json!({"any": [{"field": "confidence", "operator": "LessThan", "value": 20},
+                       {"field": "name", "operator": "MatchesRegex", "value": "eta$"}]}),
+        json!({"all": [{"field": "tags", "operator": "ArrayContains", "value": "apt29"},
+                       {"not": {"field": "name", "operator": "MatchesRegex", "value": "(?i)evil"}}]}),
+        json!({"not": {"any": [{"field": "tlp", "operator": "Equals", "value": "red"},
+                               {"field": "confidence", "operator": "IsNull"}]}}),
+    ];
+    let sorts = [
+        (SortField::Modified, true),
+        (SortField::Name, false),
+        (SortField::Confidence, true),
+        (SortField::ValidUntil, false),
+        (SortField::DateAdded, true),
+    ];
+    for (ci, c) in conditions.iter().enumerate() {
+        let cond = cairn_condition::Condition::from_json(c).unwrap();
+        for types in [&[][..], &["indicator"][..]] {
+            let want = brute(s, types, &cond, now);
+            for (si, (sort, descending)) in sorts.iter().enumerate() {
+                if si > 0 && ci % 3 != 0 && types.is_empty() {
+                    continue; // every sort for a third of the conditions keeps the check quick
+                }
+                let mut q = SearchQuery {
+                    types: types.iter().map(|t| t.to_string()).collect(),
+                    condition: cond.clone(),
+                    sort: *sort,
+                    descending: *descending,
+                    limit: 7,
+                    now,
+                    ..SearchQuery::default()
+                };
+                let mut got = Vec::new();
+                let mut keys = Vec::new();
+                loop {
+                    let page = s.search(&q).unwrap();
+                    assert!(page.items.len() <= 7);
+                    for v in &page.items {
+                        let obj: Value = serde_json::from_str(&v.raw).unwrap();
+                        keys.push(sort_key(&obj, *sort, v.seq));
+                        got.push(v.id.clone());
+                    }
+                    match page.next {
+                        Some(n) => q.after = Some(n),
+                        None => break,
+                    }
+                }
+                let mut sorted = keys.clone();
+                sorted.sort();
+                if *descending {
+                    sorted.reverse();
+                }
+                assert_eq!(keys, sorted, "{c} {types:?}: results in {sort:?} order");
+                got.sort();
+                let n = got.len();
+                got.dedup();
+                assert_eq!(n, got.len(), "{c}: no object twice across pages");
+                assert_eq!(got, want, "{c} {types:?} sorted by {sort:?}");
+            }
+            let f = s
+                .facets(&SearchQuery {
+                    types: types.iter().map(|t| t.to_string()).collect(),
+                    condition: cond.clone(),
+                    now,
+                    ..SearchQuery::default()
+                })
+                .unwrap();
+            assert_eq!(f.total as usize, want.len(), "{c}: facet total");
+            assert_eq!(f.types.iter().map(|(_, n)| n).sum::<u64>() as usize, want.len(), "{c}: type facets");
+            assert_eq!(f.confidence.iter().map(|(_, n)| n).sum::<u64>() as usize, want.len(), "{c}: confidence facets");
+        }
+    }
+}
+
+/// What a search sorts by, as a comparable key (the index's own spelling of it).
+fn sort_key(obj: &Value, sort: crate::SortField, seq: i64) -> (String, i64) {
+    use crate::SortField::*;
+    let time = |k: &str| {
+        obj.get(k).and_then(Value::as_str).map(|t| cairn_stix::Timestamp::parse(t).unwrap().key()).unwrap_or_default()
+    };
+    match sort {
+        Modified => (time("modified"), 0),
+        Created => (time("created"), 0),
+        ValidFrom => (time("valid_from"), 0),
+        ValidUntil => (time("valid_until"), 0),
+        // SQLite's NOCASE folds ASCII only.
+        Name => (obj.get("name").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase(), 0),
+        Confidence => (String::new(), obj.get("confidence").and_then(Value::as_i64).unwrap_or(-1)),
+        Type => (obj["type"].as_str().unwrap().to_string(), 0),
+        Source => (String::new(), 0),
+        DateAdded => (String::new(), seq),
+    }
+}
+
+/// The index follows new versions, deletes and re-deliveries; keywords find text and
+/// observable values; facets count by tag and TLP.
+fn search_index_follows_changes(s: &dyn Store) {
+    use crate::SearchQuery;
+    let ids = search_population(s);
+    let before = s.refresh_search(10).unwrap();
+    assert!(before.lag > 0, "indexing in small steps reports what is left");
+    while s.refresh_search(10).unwrap().lag > 0 {}
+    let find = |kw: &str| -> Vec<String> {
+        let mut out: Vec<String> = s
+            .search(&SearchQuery { keywords: Some(kw.into()), limit: 1000, ..SearchQuery::default() })
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|v| v.id)
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(find("renamed"), vec![ids[1].clone()], "the new version's name");
+    assert!(find("dropper").iter().all(|i| *i != ids[1]), "the old version's name is gone");
+    assert_eq!(find("198.51.100.7"), vec![ids[7].clone()], "observable values");
+    assert_eq!(find("\"h7.example\""), vec![ids[7].clone()]);
+    assert_eq!(find("203.0.113.9").len(), 1, "an SCO's value");
+    assert!(find("evil").len() >= 4, "a prefix: Evil, evil, evildoer");
+    assert!(!find("evil").contains(&ids[2]), "deleted objects are not found");
+    assert_eq!(find("emigre").len(), find("Émigré").len(), "diacritics are folded");
+    assert!(find("nothing-like-this").is_empty());
+    // Delete and edit after indexing: the next refresh follows.
+    assert!(s.delete(&ids[7], &src("feed-a")).unwrap());
+    let v = indicator("5008", "2020-05-01T00:00:00.000Z", json!({"name": "fresh name", "labels": ["new-tag"]}));
+    s.ingest(&src("feed-a"), &[cand(&v)]).unwrap();
+    let p = s.search(&SearchQuery::default()).unwrap();
+    assert!(p.lag >= 2, "the search says it is behind");
+    let r = s.refresh_search(1000).unwrap();
+    assert_eq!((r.indexed, r.lag), (2, 0));
+    assert!(find("198.51.100.7").is_empty());
+    assert_eq!(find("fresh"), vec![ids[8].clone()]);
+    let f = s.facets(&SearchQuery::default()).unwrap();
+    assert_eq!(f.tags.iter().find(|(t, _)| t == "new-tag").map(|(_, n)| *n), Some(1));
+    assert!(f.tlp.iter().any(|(t, _)| t == "red") && f.tlp.iter().any(|(t, _)| t == "none"));
+    // A cursor from elsewhere is refused with a clear error.
+    let e = s.search(&SearchQuery { after: Some("garbage".into()), ..SearchQuery::default() }).unwrap_err();
+    assert!(e.to_string().contains("not a cursor"), "{e}");
 }

@@ -19,11 +19,13 @@
 //! - An ingest call is one transaction: after it returns `Ok`, every outcome it reports
 //!   is durable; after a crash, none of a failed call's writes are visible.
 
+pub mod search;
 pub mod sqlite;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
+pub use search::{Facets, IndexProgress, SearchPage, SearchQuery, SortField};
 pub use sqlite::SqliteStore;
 
 /// Who delivered intelligence: a connector, an upload `sourcesystem`, a file import or the UI.
@@ -360,6 +362,17 @@ pub trait Store: Send + Sync {
     /// The tags (`labels`) of current, live objects with how many objects carry each, most
     /// used first; only tags starting with `prefix` (ignoring case) when it is non-empty.
     fn tag_counts(&self, prefix: &str, limit: usize) -> Result<Vec<(String, u64)>>;
+
+    /// Brings the search index up to date with up to `max` stored versions; returns what it
+    /// did and how far behind it still is.
+    fn refresh_search(&self, max: usize) -> Result<IndexProgress>;
+
+    /// A page of current, live objects that a search selects, from the search index (call
+    /// [`Store::refresh_search`] first to include the latest writes).
+    fn search(&self, query: &SearchQuery) -> Result<SearchPage>;
+
+    /// Facet counts over everything a search selects (the cursor and limit are ignored).
+    fn facets(&self, query: &SearchQuery) -> Result<Facets>;
 
     /// Appends audit entries.
     fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;

@@ -7,6 +7,7 @@
 mod admin;
 mod curation;
 pub mod detect;
+mod search;
 mod upload;
 
 use std::collections::{HashMap, VecDeque};
@@ -97,6 +98,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/rules/{id}/apply", post(curation::apply_rule))
         .route("/api/v1/tags", get(curation::list_tags).post(curation::bulk_tags))
         .route("/api/v1/audit", get(curation::audit))
+        .route("/api/v1/search", post(search::search))
         .route("/workspaces/{workspace}/{action}", post(upload::upload))
         .route("/api/v1/collections", get(admin::list_collections).post(admin::create_collection))
         .route("/api/v1/connectors", get(admin::list_connectors).post(admin::add_connector))

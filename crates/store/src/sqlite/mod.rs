@@ -1,5 +1,7 @@
 //! The embedded SQLite backend: one file, WAL mode, one writer and pooled readers.
 
+mod search;
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -109,6 +111,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_by_object ON audit (object_id, seq);
     "#,
+    // 4: the search index (see search.rs).
+    search::MIGRATION,
 ];
 
 /// The SQLite store. Invariant: all writes go through `writer`, inside `BEGIN IMMEDIATE`
@@ -546,6 +550,18 @@ impl Store for SqliteStore {
             let rows = st.query_map(params![pattern, limit as i64], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
+    }
+
+    fn refresh_search(&self, max: usize) -> Result<crate::IndexProgress> {
+        self.write(|tx| search::refresh(tx, max))
+    }
+
+    fn search(&self, query: &crate::SearchQuery) -> Result<crate::SearchPage> {
+        self.read(|c| search::search(c, query))
+    }
+
+    fn facets(&self, query: &crate::SearchQuery) -> Result<crate::Facets> {
+        self.read(|c| search::facets(c, query))
     }
 
     fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {

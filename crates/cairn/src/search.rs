@@ -1,0 +1,98 @@
+//! Search requests (the explorer's search builder) and the background task that keeps
+//! the store's search index up to date.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_condition::Condition;
+use cairn_store::{SearchPage, SearchQuery, SortField, Store};
+use serde::Deserialize;
+
+/// Most versions indexed before a search runs. A search after a large import answers from
+/// what is indexed so far (and says how far behind it is) instead of waiting minutes.
+pub const CATCH_UP_BEFORE_SEARCH: usize = 50_000;
+
+/// A search as the API takes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// Object types; absent or empty = every type.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// The condition tree (clauses, `all`/`any`/`not` groups).
+    #[serde(default, rename = "where")]
+    pub condition: Option<Condition>,
+    #[serde(default)]
+    pub keywords: Option<String>,
+    #[serde(default)]
+    pub sort: Option<String>,
+    /// `asc` or `desc` (the default).
+    #[serde(default)]
+    pub order: Option<String>,
+    /// The `next` cursor of the previous page.
+    #[serde(default)]
+    pub after: Option<String>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Also count by type, source, TLP, tag and confidence band.
+    #[serde(default)]
+    pub facets: bool,
+}
+
+impl SearchRequest {
+    pub fn query(self) -> Result<(SearchQuery, bool), String> {
+        let sort = self.sort.as_deref().map(SortField::parse).transpose()?.unwrap_or_default();
+        let descending = match self.order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("desc") => true,
+            Some("asc") => false,
+            Some(o) => return Err(format!("order: '{o}' is neither asc nor desc")),
+        };
+        let limit = self.limit.unwrap_or(50);
+        if limit == 0 || limit > 1000 {
+            return Err("limit: between 1 and 1000".into());
+        }
+        for t in &self.types {
+            cairn_stix::ident::check_type_name(t).map_err(|e| format!("types: {e}"))?;
+        }
+        let q = SearchQuery {
+            types: self.types,
+            condition: self.condition.unwrap_or_else(Condition::always),
+            keywords: self.keywords.filter(|k| !k.trim().is_empty()),
+            sort,
+            descending,
+            after: self.after,
+            limit,
+            now: cairn_store::now_micros(),
+        };
+        Ok((q, self.facets))
+    }
+}
+
+/// Runs a search after bringing the index (nearly) up to date.
+pub fn run(store: &dyn Store, q: &SearchQuery) -> cairn_store::Result<SearchPage> {
+    store.refresh_search(CATCH_UP_BEFORE_SEARCH)?;
+    store.search(q)
+}
+
+/// Keeps the search index up to date in the server, in bounded steps so that writers
+/// are never held up for long.
+pub async fn follow_store(store: Arc<dyn Store>, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tick.tick().await;
+        let store = store.clone();
+        let step = tokio::task::spawn_blocking(move || loop {
+            match store.refresh_search(20_000) {
+                Ok(p) if p.lag == 0 => return Ok(()),
+                Ok(_) => continue,
+                Err(e) => return Err(e),
+            }
+        })
+        .await;
+        match step {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("search index update failed (retrying): {e}"),
+            Err(e) => tracing::error!("search index update panicked: {e}"),
+        }
+    }
+}
