@@ -55,7 +55,7 @@ fn import_counts_exit_codes_and_errors_file() {
     let errors = dir.path().join("errors.jsonl");
     let o = cairn(&data, &["import", &file, "--source", "t", "--json", "--errors", errors.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(stdout_json(&o), json!({"created": 1, "new_versions": 1, "unchanged": 0, "rejected": 1}));
+    assert_eq!(stdout_json(&o), json!({"created": 1, "new_versions": 1, "unchanged": 0, "dropped": 0, "rejected": 1}));
     let lines: Vec<Value> =
         std::fs::read_to_string(&errors).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 1);
@@ -64,7 +64,7 @@ fn import_counts_exit_codes_and_errors_file() {
     assert!(lines[0]["errors"][0].as_str().unwrap().contains("valid_until"), "{}", lines[0]);
     // Again: everything valid is unchanged.
     let o = cairn(&data, &["import", &file, "--source", "t", "--json"]);
-    assert_eq!(stdout_json(&o), json!({"created": 0, "new_versions": 0, "unchanged": 2, "rejected": 1}));
+    assert_eq!(stdout_json(&o), json!({"created": 0, "new_versions": 0, "unchanged": 2, "dropped": 0, "rejected": 1}));
     // All valid: exit 0.
     let good = write(dir.path(), "g.json", &json!([indicator(3, "2024-01-01T00:00:00.000Z")]));
     let o = cairn(&data, &["import", &good, "--source", "t", "--json"]);
@@ -98,7 +98,7 @@ fn malformed_input_names_the_position_and_keeps_what_came_before() {
     assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("line 2"), "{stderr}");
-    assert_eq!(stdout_json(&o), json!({"created": 2, "new_versions": 0, "unchanged": 0, "rejected": 1}));
+    assert_eq!(stdout_json(&o), json!({"created": 2, "new_versions": 0, "unchanged": 0, "dropped": 0, "rejected": 1}));
     // A bundle cannot be resynchronised: reading stops at the position, what came before stays.
     let data = dir.path().join("data2");
     let input = format!("{{\"type\": \"bundle\", \"id\": \"bundle--x\", \"objects\": [\n{good},\n{{\"type\" \"indicator\"}}, {later}]}}");
@@ -485,4 +485,51 @@ fn serve_watches_a_directory_of_event_files() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let o = cairn(&data, &["export", "--type", "sighting"]);
     assert_eq!(stdout_json(&o)["objects"][0]["count"], 1);
+}
+
+/// `cairn rule …` and a CSV import through the CLI: the rule curates the file (rules opted
+/// in for file imports), and the import is in the history.
+#[test]
+fn rules_and_csv_import_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| cairn(&data, args);
+    let o = run(&[
+        "rule", "add", "--name", "drop low", "--where", "confidence LessThan 20", "--delete", "--applies-to", "file",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&[
+        "rule", "add", "--name", "tag", "--where", "tags ArrayContains apt29", "--add-tag", "reviewed", "--applies-to",
+        "file,connector",
+    ]);
+    assert!(o.status.success());
+    let o = run(&["rule", "add", "--name", "bad", "--where", "colour Equals red", "--delete"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown field 'colour'"));
+    let o = run(&["rule", "list"]);
+    let list = String::from_utf8_lossy(&o.stdout);
+    assert!(list.contains("drop low") && list.contains("rule set version 2"), "{list}");
+    let csv = dir.path().join("iocs.csv");
+    std::fs::write(
+        &csv,
+        "validFrom,observableType,observableValue,confidence,tags\n\
+         2026-01-01,ipv4-addr,198.51.100.1,90,apt29\n\
+         2026-01-01,ipv4-addr,198.51.100.2,10,\n\
+         2026-01-01,ipv4-addr,198.51.100.3,abc,\n",
+    )
+    .unwrap();
+    let o = run(&["import", csv.to_str().unwrap(), "--source", "sheet", "--json"]);
+    assert_eq!(o.status.code(), Some(2), "a rejected row: {}", String::from_utf8_lossy(&o.stderr));
+    let r = stdout_json(&o);
+    assert_eq!((r["created"].as_u64(), r["dropped"].as_u64(), r["rejected"].as_u64()), (Some(1), Some(1), Some(1)));
+    let o = run(&["export", "--format", "jsonl"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("\"reviewed\"") && !out.contains("198.51.100.2"), "{out}");
+    let o = run(&["rule", "dry-run", "tag"]);
+    let d = stdout_json(&o);
+    assert_eq!(d["matched"], 1);
+    let o = run(&["rule", "disable", "tag"]);
+    assert!(o.status.success());
+    let o = run(&["rule", "show", "tag"]);
+    assert_eq!(stdout_json(&o)["enabled"], false);
 }

@@ -379,3 +379,86 @@ async fn search_builder_pages_sorts_and_counts() {
     let r = c.post(&url).bearer_auth(&s.reader).json(&json!({"after": "nope"})).send().await.unwrap();
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn file_imports_csv_and_json_with_history_and_error_files() {
+    let s = start().await;
+    let c = reqwest::Client::new();
+    let url = format!("{}/api/v1/imports", s.base);
+    let csv = "# Sentinel's template comment row\n\
+               threatTypes,tags,name,description,confidence,revoked,validFrom,validUntil,tlpLevel,severity,observableType,observableValue\n\
+               malicious-activity,apt29,C2 address,,90,false,2026-01-01,,amber,5,ipv4-addr,198.51.100.9\n\
+               ,,,,150,,2026-01-01,,,,domain-name,bad.example\n\
+               ,,,,,,2026-01-01,,,,url,http://evil.example/x\n";
+    // Readers may not import; a source is required.
+    assert_eq!(
+        c.post(format!("{url}?source=sheet&name=iocs.csv"))
+            .bearer_auth(&s.reader)
+            .body(csv)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let r = c.post(format!("{url}?name=iocs.csv")).bearer_auth(&s.contributor).body(csv).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r =
+        c.post(format!("{url}?source=sheet&name=iocs.csv")).bearer_auth(&s.contributor).body(csv).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let rec: Value = r.json().await.unwrap();
+    assert_eq!(
+        (rec["total"].as_u64(), rec["imported"].as_u64(), rec["rejected"].as_u64()),
+        (Some(3), Some(2), Some(1))
+    );
+    assert_eq!(rec["format"], "csv");
+    assert_eq!(rec["errors"][0]["at"], 4, "the error names the file's line");
+    let id = rec["id"].as_str().unwrap().to_string();
+    // The imported indicators are searchable, with their source.
+    let found: Value = c
+        .post(format!("{}/api/v1/search", s.base))
+        .bearer_auth(&s.reader)
+        .json(&json!({"where": {"field": "source", "operator": "Equals", "value": "sheet"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["results"].as_array().unwrap().len(), 2);
+    // All or nothing: one bad row, nothing stored.
+    let r = c
+        .post(format!("{url}?source=strict&name=iocs.csv&policy=all-or-nothing"))
+        .bearer_auth(&s.contributor)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    let strict: Value = r.json().await.unwrap();
+    assert_eq!((strict["committed"].as_bool(), strict["imported"].as_u64()), (Some(false), Some(0)));
+    // JSON (a bundle), format from the parameter.
+    let bundle = json!({"type": "bundle", "id": "bundle--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "objects": [feed_object(1), {"type": "indicator"}]});
+    let r = c
+        .post(format!("{url}?source=json-file&format=json"))
+        .bearer_auth(&s.contributor)
+        .json(&bundle)
+        .send()
+        .await
+        .unwrap();
+    let j: Value = r.json().await.unwrap();
+    assert_eq!(
+        (j["imported"].as_u64(), j["rejected"].as_u64(), j["errors"][0]["at"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
+    // History, newest first, and the downloadable error file.
+    let list: Value = c.get(&url).bearer_auth(&s.reader).send().await.unwrap().json().await.unwrap();
+    let all = list["imports"].as_array().unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().any(|i| i["id"] == id.as_str() && i["error_count"] == 1));
+    let r = c.get(format!("{url}/{id}/errors")).bearer_auth(&s.reader).send().await.unwrap();
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+    let text = r.text().await.unwrap();
+    let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert!(line["errors"][0].as_str().unwrap().contains("confidence"), "{line}");
+    assert_eq!(c.get(format!("{url}/nope")).bearer_auth(&s.reader).send().await.unwrap().status(), 404);
+}

@@ -272,6 +272,12 @@ pub struct ServeArgs {
     /// Largest TAXII request body, in bytes (the API root's max_content_length).
     #[arg(long, default_value_t = 100 * 1024 * 1024)]
     pub taxii_max_content_length: u64,
+    /// Largest CSV file import over the API, in bytes (Sentinel: 50 MB).
+    #[arg(long, default_value_t = 50_000_000)]
+    pub import_max_csv_bytes: u64,
+    /// Largest STIX JSON file import over the API, in bytes (Sentinel: 250 MB).
+    #[arg(long, default_value_t = 250_000_000)]
+    pub import_max_json_bytes: u64,
     /// Tail this directory's JSON-lines event files (*.json, *.jsonl, *.ndjson, *.log) and match
     /// every new event against the indicators; matches are recorded as sightings.
     #[arg(long)]
@@ -322,6 +328,10 @@ pub struct ImportArgs {
     /// Objects per transaction.
     #[arg(long, default_value_t = 5_000)]
     pub batch_size: usize,
+    /// csv (Sentinel's CSV templates) or json (a STIX bundle, array or JSON lines); by
+    /// default csv for files ending in .csv.
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -432,6 +442,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 upload_max_objects: a.upload_max_objects,
                 api_key_header: a.api_key_header,
                 taxii_max_content_length: a.taxii_max_content_length,
+                import_max_csv_bytes: a.import_max_csv_bytes,
+                import_max_json_bytes: a.import_max_json_bytes,
             };
             let watch = a.watch.map(|dir| crate::server::WatchConfig {
                 dir,
@@ -630,6 +642,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 fn import(data: &Path, a: ImportArgs) -> anyhow::Result<i32> {
     let store = open_store(data)?;
     let (input, len) = open_input(&a.file)?;
+    let format = match &a.format {
+        Some(f) => crate::imports::Format::parse(f).map_err(anyhow::Error::msg)?,
+        None => crate::imports::Format::of_file(&a.file),
+    };
+    let request = crate::imports::ImportRequest {
+        source: a.source.clone(),
+        file_name: a.file.clone(),
+        format,
+        all_or_nothing: a.all_or_nothing,
+        by: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
+    };
+    if format == crate::imports::Format::Csv {
+        return import_csv(store, a, request, input);
+    }
+    let started = crate::imports::now_text();
     let show_bar = match a.progress {
         ProgressMode::Auto => io::stderr().is_terminal(),
         ProgressMode::Bar => true,
@@ -704,7 +731,50 @@ fn import(data: &Path, a: ImportArgs) -> anyhow::Result<i32> {
     if a.all_or_nothing && !report.committed {
         eprintln!("nothing was stored (--all-or-nothing)");
     }
-    Ok(if s.rejected == 0 && report.read_error.is_none() { 0 } else { 2 })
+    let code = if s.rejected == 0 && report.read_error.is_none() { 0 } else { 2 };
+    crate::imports::record_streamed(pipeline.store().as_ref(), request, started, report).map_err(anyhow::Error::msg)?;
+    Ok(code)
+}
+
+/// `cairn import FILE.csv`: Sentinel's CSV templates, through the same pipeline.
+fn import_csv(
+    store: Arc<dyn Store>,
+    a: ImportArgs,
+    request: crate::imports::ImportRequest,
+    input: Box<dyn Read + Send>,
+) -> anyhow::Result<i32> {
+    let pipeline = Pipeline::new(store);
+    let r = crate::imports::run(&pipeline, request, input).map_err(anyhow::Error::msg)?;
+    if let Some(e) = &r.file_error {
+        eprintln!("error: {e}");
+        return Ok(2);
+    }
+    if let Some(path) = &a.errors {
+        let mut w =
+            BufWriter::new(File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?);
+        for e in &r.errors {
+            serde_json::to_writer(&mut w, e)?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&r.summary())?);
+    } else {
+        println!(
+            "rows {}, created {}, new versions {}, unchanged {}, dropped by ingestion rules {}, rejected {}",
+            r.total, r.created, r.new_versions, r.unchanged, r.dropped, r.rejected
+        );
+        if a.errors.is_none() {
+            for e in r.errors.iter().take(10) {
+                eprintln!("rejected line {}: {}", e.at, e.errors.join("; "));
+            }
+        }
+        if a.all_or_nothing && !r.committed {
+            eprintln!("nothing was stored (--all-or-nothing)");
+        }
+    }
+    Ok(if r.rejected == 0 { 0 } else { 2 })
 }
 
 fn export(data: &Path, a: ExportArgs) -> anyhow::Result<i32> {

@@ -14,6 +14,7 @@ pub mod connector;
 pub mod curation;
 pub mod detect;
 pub mod export;
+pub mod imports;
 pub mod ingest;
 pub mod ingestion_rules;
 pub mod match_cli;

@@ -7,6 +7,7 @@
 mod admin;
 mod curation;
 pub mod detect;
+mod imports;
 mod search;
 mod upload;
 
@@ -36,6 +37,10 @@ pub struct ApiConfig {
     pub api_key_header: Option<axum::http::HeaderName>,
     /// The TAXII API root's max_content_length, in bytes.
     pub taxii_max_content_length: u64,
+    /// Largest CSV file import (Sentinel: 50 MB).
+    pub import_max_csv_bytes: u64,
+    /// Largest STIX JSON file import (Sentinel: 250 MB).
+    pub import_max_json_bytes: u64,
 }
 
 impl Default for ApiConfig {
@@ -45,6 +50,8 @@ impl Default for ApiConfig {
             upload_max_objects: 10_000,
             api_key_header: None,
             taxii_max_content_length: 100 * 1024 * 1024,
+            import_max_csv_bytes: 50 * 1000 * 1000,
+            import_max_json_bytes: 250 * 1000 * 1000,
         }
     }
 }
@@ -99,6 +106,9 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/tags", get(curation::list_tags).post(curation::bulk_tags))
         .route("/api/v1/audit", get(curation::audit))
         .route("/api/v1/search", post(search::search))
+        .route("/api/v1/imports", get(imports::list).post(imports::create))
+        .route("/api/v1/imports/{id}", get(imports::get))
+        .route("/api/v1/imports/{id}/errors", get(imports::errors))
         .route("/workspaces/{workspace}/{action}", post(upload::upload))
         .route("/api/v1/collections", get(admin::list_collections).post(admin::create_collection))
         .route("/api/v1/connectors", get(admin::list_connectors).post(admin::add_connector))

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::ingest::{ImportOptions, Pipeline};
 
 mod detect;
+mod search;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
@@ -67,6 +68,15 @@ pub enum BenchCommand {
         cases: PathBuf,
         #[arg(long, default_value_t = 20)]
         rounds: usize,
+    },
+    /// Search latency: import N generated indicators (four sources, TLP, tags), build the
+    /// search index, then time typical explorer queries (a page of 50 each).
+    Search {
+        #[arg(long, default_value_t = 1_000_000)]
+        count: usize,
+        /// Timed runs per query.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
     },
     /// Write a bundle of generated indicators to stdout (for memory and import tests).
     Generate {
@@ -223,6 +233,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         BenchCommand::Upload { count, batch, clients } => bench_upload(count, batch, clients),
+        BenchCommand::Search { count, runs } => search::bench_search(count, runs),
         BenchCommand::Taxii { count, limit } => bench_taxii(count, limit),
     }
 }

@@ -5,6 +5,7 @@
 //! and runs on its own thread while the store writes the previous batch, which is how an
 //! import keeps both cores busy.
 
+pub mod csv;
 pub mod reader;
 
 use std::cell::RefCell;

@@ -231,6 +231,23 @@ pub(super) fn refresh(tx: &Transaction<'_>, max: usize) -> Result<IndexProgress>
         "INSERT INTO meta (key, value) VALUES ('search_seq', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [last.to_string()],
     )?;
+    // The planner needs statistics to choose between the indexes (e.g. scanning by name
+    // rather than fetching a quarter of the rows by source): refreshed whenever the index
+    // has grown by half since they were taken, sampling so that it stays quick.
+    let rows: i64 = tx.query_row("SELECT coalesce(max(rid), 0) FROM search", [], |r| r.get(0))?;
+    let analyzed: i64 = tx
+        .query_row("SELECT value FROM meta WHERE key = 'search_analyzed_rows'", [], |r| r.get::<_, String>(0))
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if rows >= 10_000 && rows > analyzed + analyzed / 2 {
+        tx.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE search; ANALYZE search_tags;")?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('search_analyzed_rows', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [rows.to_string()],
+        )?;
+    }
     let remaining: i64 = tx.query_row("SELECT count(*) FROM versions WHERE seq > ?1", [last], |r| r.get(0))?;
     Ok(IndexProgress { indexed, lag: remaining as u64 })
 }
@@ -243,7 +260,7 @@ struct Compiled {
     exact: bool,
 }
 
-fn compile(c: &Condition, args: &mut Vec<Sql>, now: i64) -> Compiled {
+fn compile(c: &Condition, args: &mut Vec<Sql>, plan: &Plan<'_>) -> Compiled {
     // SQL that is dropped must take its bound arguments with it.
     let mark = args.len();
     let inexact = |args: &mut Vec<Sql>| {
@@ -252,7 +269,7 @@ fn compile(c: &Condition, args: &mut Vec<Sql>, now: i64) -> Compiled {
     };
     match c {
         Condition::All(cs) => {
-            let parts: Vec<Compiled> = cs.iter().map(|c| compile(c, args, now)).collect();
+            let parts: Vec<Compiled> = cs.iter().map(|c| compile(c, args, plan)).collect();
             let exact = parts.iter().all(|p| p.exact);
             let sql: Vec<String> = parts.into_iter().filter(|p| p.sql != "1").map(|p| format!("({})", p.sql)).collect();
             Compiled { sql: if sql.is_empty() { "1".into() } else { sql.join(" AND ") }, exact }
@@ -261,7 +278,7 @@ fn compile(c: &Condition, args: &mut Vec<Sql>, now: i64) -> Compiled {
             if cs.is_empty() {
                 return Compiled { sql: "0".into(), exact: true };
             }
-            let parts: Vec<Compiled> = cs.iter().map(|c| compile(c, args, now)).collect();
+            let parts: Vec<Compiled> = cs.iter().map(|c| compile(c, args, plan)).collect();
             // One inexact branch makes the whole OR unknowable in SQL: keep everything.
             if parts.iter().any(|p| !p.exact) {
                 return inexact(args);
@@ -270,14 +287,14 @@ fn compile(c: &Condition, args: &mut Vec<Sql>, now: i64) -> Compiled {
             Compiled { sql: sql.join(" OR "), exact: true }
         }
         Condition::Not(c) => {
-            let inner = compile(c, args, now);
+            let inner = compile(c, args, plan);
             if inner.exact {
                 Compiled { sql: format!("NOT ({})", inner.sql), exact: true }
             } else {
                 inexact(args)
             }
         }
-        Condition::Clause(cl) => match clause(cl, args, now) {
+        Condition::Clause(cl) => match clause(cl, args, plan) {
             Some(sql) => Compiled { sql, exact: true },
             None => inexact(args),
         },
@@ -285,7 +302,8 @@ fn compile(c: &Condition, args: &mut Vec<Sql>, now: i64) -> Compiled {
 }
 
 /// SQL for one clause, when the index answers it exactly.
-fn clause(cl: &Clause, args: &mut Vec<Sql>, now: i64) -> Option<String> {
+fn clause(cl: &Clause, args: &mut Vec<Sql>, plan: &Plan<'_>) -> Option<String> {
+    let now = plan.now;
     use Operator::*;
     let negated = cl.operator.positive();
     let op = negated.unwrap_or(cl.operator);
@@ -316,13 +334,26 @@ fn clause(cl: &Clause, args: &mut Vec<Sql>, now: i64) -> Option<String> {
     let one = |v: &str, bind: &mut dyn FnMut(Sql) -> String| -> Option<String> {
         Some(match (op, cl.field.clone()) {
             (Equals | ArrayContains, Field::Tags) if ascii => {
-                format!(
-                    "EXISTS (SELECT 1 FROM search_tags t WHERE t.tag = {} AND t.rid = x.rid)",
-                    bind(v.to_string().into())
-                )
+                let tag = bind(v.to_string().into());
+                if plan.in_form || plan.rare_tags.contains(&v.to_ascii_lowercase()) {
+                    // Few objects: the tag's rows drive the query.
+                    format!("x.rid IN (SELECT rid FROM search_tags WHERE tag = {tag})")
+                } else {
+                    // Many: checked row by row while scanning in sort order.
+                    format!("EXISTS (SELECT 1 FROM search_tags t WHERE t.tag = {tag} AND t.rid = x.rid)")
+                }
             }
+            // A missing confidence is stored as -1. Where a test could let -1 through, it
+            // is excluded with a second bound, but never as a second lower bound on a
+            // lower-bounded test: SQLite would seek from the wrong one (measured: a
+            // "confidence >= 80" probe then read 80% of the index).
             (Equals | ArrayContains, Field::Confidence) => {
-                format!("(x.confidence >= 0 AND x.confidence = {})", bind(v.trim().parse::<f64>().ok()?.into()))
+                let n = v.trim().parse::<f64>().ok()?;
+                if n < 0.0 {
+                    "0".to_string()
+                } else {
+                    format!("x.confidence = {}", bind(n.into()))
+                }
             }
             (Equals | ArrayContains, Field::Revoked) => {
                 format!("x.revoked = {}", bind(i64::from(v.trim().eq_ignore_ascii_case("true")).into()))
@@ -345,7 +376,12 @@ fn clause(cl: &Clause, args: &mut Vec<Sql>, now: i64) -> Option<String> {
                     GreaterThan => ">",
                     _ => ">=",
                 };
-                format!("(x.confidence >= 0 AND x.confidence {sym} {})", bind(v.trim().parse::<f64>().ok()?.into()))
+                let n = v.trim().parse::<f64>().ok()?;
+                if matches!(op, GreaterThan | GreaterThanEqual) && n >= 0.0 {
+                    format!("x.confidence {sym} {}", bind(n.into()))
+                } else {
+                    format!("(x.confidence >= 0 AND x.confidence {sym} {})", bind(n.into()))
+                }
             }
             (LessThan | LessThanEqual | GreaterThan | GreaterThanEqual, _)
             | (OnOrAfterAbsolute | AfterAbsolute | OnOrBeforeAbsolute | BeforeAbsolute, _)
@@ -436,6 +472,20 @@ fn sort_column(f: SortField) -> &'static str {
     }
 }
 
+/// The index that yields rows in this sort order.
+fn sort_index(f: SortField) -> Option<&'static str> {
+    Some(match f {
+        SortField::Modified => "search_modified",
+        SortField::Created => "search_created",
+        SortField::Name => "search_name",
+        SortField::Confidence => "search_confidence",
+        SortField::ValidUntil => "search_valid_until",
+        SortField::Source => "search_source",
+        SortField::DateAdded => "search_seq",
+        SortField::ValidFrom | SortField::Type => return None,
+    })
+}
+
 fn encode_cursor(value: &Sql, rid: i64) -> String {
     let v = match value {
         Sql::Integer(i) => serde_json::json!(i),
@@ -458,8 +508,121 @@ fn decode_cursor(s: &str) -> Result<(Sql, i64)> {
     Ok((value, rid))
 }
 
+/// How a query is shaped for the data at hand. SQLite's planner, given an ORDER BY it can
+/// take from an index, scans that index and tests each row; that is right when many rows
+/// match and slow (a scan of most of the index) when few do. So the search first counts,
+/// up to [`RARE`], the objects behind its tag and keyword tests: when one of those ANDed
+/// at the top is rare, its rows drive the query and are sorted afterwards.
+struct Plan<'a> {
+    now: i64,
+    /// Tags (lower-cased) that at most `RARE` objects carry.
+    rare_tags: &'a std::collections::HashSet<String>,
+    /// The keywords match at most `RARE` objects.
+    rare_keywords: bool,
+    /// Another top-level test selects at most `RARE` objects.
+    rare_other: bool,
+    /// Every tag and keyword test as a set (facets visit every match anyway).
+    in_form: bool,
+}
+
+/// At most this many objects behind a test make it the driver of a query. (A static so
+/// that tests can force either plan; results never depend on it.)
+pub(super) static RARE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(5_000);
+
+impl Plan<'_> {
+    fn drives(&self) -> bool {
+        !self.rare_tags.is_empty() || self.rare_keywords || self.rare_other
+    }
+}
+
+/// What probing found: which top-level tests select few objects.
+struct Probe {
+    rare_tags: std::collections::HashSet<String>,
+    rare_keywords: bool,
+    /// Some other indexed test (a source, a name, a time range, the types…) is rare.
+    rare_other: bool,
+}
+
+/// Counts, up to `RARE + 1`, the objects behind each top-level test that an index can
+/// count cheaply: the types, tags, keywords, and equality, range and prefix tests on
+/// indexed columns.
+fn probe(c: &Connection, q: &SearchQuery) -> Result<Probe> {
+    let limit = RARE.load(std::sync::atomic::Ordering::Relaxed);
+    let none = std::collections::HashSet::new();
+    let counting = Plan { now: q.now, rare_tags: &none, rare_keywords: false, rare_other: false, in_form: true };
+    let count = |sql: &str, args: &[Sql]| -> Result<bool> {
+        let mut args = args.to_vec();
+        args.push((limit + 1).into());
+        let n: i64 = c
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM (SELECT 1 FROM search x WHERE {sql} LIMIT ?{})",
+                args.len()
+            ))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+        Ok(n <= limit)
+    };
+    let mut p = Probe { rare_tags: std::collections::HashSet::new(), rare_keywords: false, rare_other: false };
+    if !q.types.is_empty() {
+        let args: Vec<Sql> = q.types.iter().map(|t| t.to_ascii_lowercase().into()).collect();
+        let marks: Vec<String> = (1..=args.len()).map(|i| format!("?{i}")).collect();
+        p.rare_other |= count(&format!("x.type IN ({})", marks.join(",")), &args)?;
+    }
+    let top: Vec<&Condition> = match &q.condition {
+        Condition::All(cs) => cs.iter().collect(),
+        c => vec![c],
+    };
+    for cond in top {
+        let Condition::Clause(cl) = cond else { continue };
+        use Operator::*;
+        let indexable = matches!(
+            cl.operator,
+            Equals
+                | ArrayContains
+                | LessThan
+                | LessThanEqual
+                | GreaterThan
+                | GreaterThanEqual
+                | StringStartsWith
+                | OnOrAfterAbsolute
+                | AfterAbsolute
+                | OnOrBeforeAbsolute
+                | BeforeAbsolute
+                | OnOrAfterRelative
+                | AfterRelative
+                | OnOrBeforeRelative
+                | BeforeRelative
+        );
+        let indexed = matches!(
+            cl.field,
+            Field::Tags
+                | Field::Source
+                | Field::Name
+                | Field::Id
+                | Field::Confidence
+                | Field::Created
+                | Field::Modified
+                | Field::ValidUntil
+        );
+        if !(indexable && indexed) {
+            continue;
+        }
+        let mut args = Vec::new();
+        let Some(sql) = clause(cl, &mut args, &counting) else { continue };
+        if count(&sql, &args)? {
+            match cl.field {
+                Field::Tags => p.rare_tags.extend(cl.values().map(str::to_ascii_lowercase)),
+                _ => p.rare_other = true,
+            }
+        }
+    }
+    if let Some(fts) = q.keywords.as_deref().and_then(fts_query) {
+        p.rare_keywords = count("x.rid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?1)", &[fts.into()])?;
+    }
+    Ok(p)
+}
+
 /// The WHERE clause shared by pages and facets, its arguments, and whether it is exact.
-fn where_clause(q: &SearchQuery, args: &mut Vec<Sql>) -> (String, bool) {
+fn where_clause(q: &SearchQuery, args: &mut Vec<Sql>, plan: &Plan<'_>) -> (String, bool) {
     let mut parts = Vec::new();
     if !q.types.is_empty() {
         let marks: Vec<String> = q
@@ -472,11 +635,13 @@ fn where_clause(q: &SearchQuery, args: &mut Vec<Sql>) -> (String, bool) {
             .collect();
         parts.push(format!("x.type IN ({})", marks.join(",")));
     }
-    let c = compile(&q.condition, args, q.now);
+    let c = compile(&q.condition, args, plan);
     if c.sql != "1" {
         parts.push(format!("({})", c.sql));
     }
-    if let Some(fts) = q.keywords.as_deref().and_then(fts_query) {
+    // Common keywords are not tested in SQL (per row, FTS5 reads the term's whole
+    // list each time); the search checks rows against the set of matches instead.
+    if let Some(fts) = q.keywords.as_deref().and_then(fts_query).filter(|_| plan.rare_keywords || plan.in_form) {
         args.push(fts.into());
         parts.push(format!("x.rid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?{})", args.len()));
     }
@@ -486,20 +651,46 @@ fn where_clause(q: &SearchQuery, args: &mut Vec<Sql>) -> (String, bool) {
 pub(super) fn search(c: &Connection, q: &SearchQuery) -> Result<SearchPage> {
     let limit = q.limit.clamp(1, 10_000);
     let mut args: Vec<Sql> = Vec::new();
-    let (filter, exact) = where_clause(q, &mut args);
+    let probe = probe(c, q)?;
+    let plan = Plan {
+        now: q.now,
+        rare_tags: &probe.rare_tags,
+        rare_keywords: probe.rare_keywords,
+        rare_other: probe.rare_other,
+        in_form: false,
+    };
+    let (filter, exact) = where_clause(q, &mut args, &plan);
     let col = sort_column(q.sort);
     let (cmp, dir) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
+    // A rare test drives: `+col` keeps the planner off the sort column's index, and the
+    // few rows are sorted. Otherwise the sort column's index is walked (the planner,
+    // which does not count on LIMIT stopping early, would often fetch a quarter of the
+    // table by some other index and sort it).
+    let (order, hint) = if plan.drives() {
+        (format!("+{col} {dir}, +x.rid {dir}"), String::new())
+    } else {
+        let hint = sort_index(q.sort).map(|i| format!("INDEXED BY {i}")).unwrap_or_default();
+        (format!("{col} {dir}, x.rid {dir}"), hint)
+    };
+    let keyword_rows: Option<std::collections::HashSet<i64>> = match q.keywords.as_deref().and_then(fts_query) {
+        Some(fts) if !plan.rare_keywords => {
+            let mut st = c.prepare_cached("SELECT rowid FROM search_fts WHERE search_fts MATCH ?1")?;
+            let rows = st.query_map([fts], |r| r.get(0))?;
+            Some(rows.collect::<rusqlite::Result<_>>()?)
+        }
+        _ => None,
+    };
     let base_args = args.len();
     let mut cursor = q.after.as_deref().map(decode_cursor).transpose()?;
     let mut items = Vec::with_capacity(limit);
     let mut next = None;
     // Exact SQL: one query. Otherwise rows are checked against the condition in chunks
     // until the page is full or the rows run out.
-    let chunk = if exact { limit + 1 } else { (limit * 4).max(256) };
+    let chunk = if exact && keyword_rows.is_none() { limit + 1 } else { (limit * 4).max(256) };
     'pages: loop {
         args.truncate(base_args);
         let mut sql = format!(
-            "SELECT {VERSION_COLUMNS}, x.rid, {col} FROM search x JOIN versions v ON v.seq = x.seq
+            "SELECT {VERSION_COLUMNS}, x.rid, {col} FROM search x {hint} JOIN versions v ON v.seq = x.seq
              JOIN sources s ON s.id = v.source_id WHERE {filter}"
         );
         if let Some((value, rid)) = &cursor {
@@ -507,7 +698,7 @@ pub(super) fn search(c: &Connection, q: &SearchQuery) -> Result<SearchPage> {
             args.push((*rid).into());
             sql.push_str(&format!(" AND ({col}, x.rid) {cmp} (?{}, ?{})", args.len() - 1, args.len()));
         }
-        sql.push_str(&format!(" ORDER BY {col} {dir}, x.rid {dir} LIMIT {chunk}"));
+        sql.push_str(&format!(" ORDER BY {order} LIMIT {chunk}"));
         let mut st = c.prepare_cached(&sql)?;
         let rows: Vec<(crate::StoredVersion, i64, Sql)> = st
             .query_map(rusqlite::params_from_iter(args.iter()), |r| {
@@ -522,10 +713,11 @@ pub(super) fn search(c: &Connection, q: &SearchQuery) -> Result<SearchPage> {
                 break 'pages;
             }
             cursor = Some((sort_value, rid));
-            let keep = exact || {
-                let obj: Value = serde_json::from_str(&v.raw).unwrap_or(Value::Null);
-                q.condition.holds(&Subject::new(&obj, &v.source, q.now))
-            };
+            let keep = keyword_rows.as_ref().is_none_or(|k| k.contains(&rid))
+                && (exact || {
+                    let obj: Value = serde_json::from_str(&v.raw).unwrap_or(Value::Null);
+                    q.condition.holds(&Subject::new(&obj, &v.source, q.now))
+                });
             if keep {
                 items.push(v);
             }
@@ -537,77 +729,45 @@ pub(super) fn search(c: &Connection, q: &SearchQuery) -> Result<SearchPage> {
     Ok(SearchPage { items, next, lag: lag(c)? })
 }
 
+/// Facet counts, in one pass over the matches (checked against the condition when the
+/// SQL alone is not exact).
 pub(super) fn facets(c: &Connection, q: &SearchQuery) -> Result<Facets> {
-    let mut args: Vec<Sql> = Vec::new();
-    let (filter, exact) = where_clause(q, &mut args);
-    if !exact {
-        return facets_by_scan(c, q, &filter, &args);
-    }
-    let group = |expr: &str, limit: usize| -> Result<Vec<(String, u64)>> {
-        let sql = format!(
-            "SELECT {expr} AS k, count(*) AS n FROM search x WHERE {filter} GROUP BY k ORDER BY n DESC, k LIMIT {limit}"
-        );
-        let mut st = c.prepare_cached(&sql)?;
-        let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    };
-    let total: i64 = c.query_row(
-        &format!("SELECT count(*) FROM search x WHERE {filter}"),
-        rusqlite::params_from_iter(args.iter()),
-        |r| r.get(0),
-    )?;
-    let tags = {
-        let sql = format!(
-            "SELECT t.tag, count(*) AS n FROM search x JOIN search_tags t ON t.rid = x.rid WHERE {filter}
-             GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT 20"
-        );
-        let mut st = c.prepare_cached(&sql)?;
-        let rows =
-            st.query_map(rusqlite::params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()?
-    };
-    Ok(Facets {
-        total: total as u64,
-        types: group("x.type", 100)?,
-        sources: group("x.source", 50)?,
-        tlp: group("CASE WHEN x.tlp = '' THEN 'none' ELSE x.tlp END", 10)?,
-        tags,
-        confidence: group(
-            "CASE WHEN x.confidence < 0 THEN 'none' WHEN x.confidence < 25 THEN '0-24' WHEN x.confidence < 50 THEN '25-49'
-                  WHEN x.confidence < 75 THEN '50-74' ELSE '75-100' END",
-            10,
-        )?,
-    })
-}
-
-/// Facets for a condition the index answers only in part: every candidate is checked.
-fn facets_by_scan(c: &Connection, q: &SearchQuery, filter: &str, args: &[Sql]) -> Result<Facets> {
     use std::collections::HashMap;
-    let sql = format!(
-        "SELECT v.raw, s.name, x.type, x.source, x.tlp, x.confidence, x.tags FROM search x
-         JOIN versions v ON v.seq = x.seq JOIN sources s ON s.id = v.source_id WHERE {filter}"
-    );
+    let mut args: Vec<Sql> = Vec::new();
+    let none = std::collections::HashSet::new();
+    let plan = Plan { now: q.now, rare_tags: &none, rare_keywords: false, rare_other: false, in_form: true };
+    let (filter, exact) = where_clause(q, &mut args, &plan);
+    let (raw, join) = if exact {
+        ("NULL, NULL", "")
+    } else {
+        ("v.raw, s.name", "JOIN versions v ON v.seq = x.seq JOIN sources s ON s.id = v.source_id")
+    };
+    let sql =
+        format!("SELECT x.type, x.source, x.tlp, x.confidence, x.tags, {raw} FROM search x {join} WHERE {filter}");
     let mut st = c.prepare(&sql)?;
     let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
     let mut counts: [HashMap<String, u64>; 5] = Default::default();
     let mut total = 0;
     while let Some(r) = rows.next()? {
-        let raw: String = r.get(0)?;
-        let source: String = r.get(1)?;
-        let obj: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
-        if !q.condition.holds(&Subject::new(&obj, &source, q.now)) {
-            continue;
+        if !exact {
+            let raw: String = r.get(5)?;
+            let source: String = r.get(6)?;
+            let obj: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+            if !q.condition.holds(&Subject::new(&obj, &source, q.now)) {
+                continue;
+            }
         }
         total += 1;
-        let conf: i64 = r.get(5)?;
-        let tlp: String = r.get(4)?;
-        *counts[0].entry(r.get(2)?).or_default() += 1;
-        *counts[1].entry(r.get(3)?).or_default() += 1;
-        *counts[2].entry(if tlp.is_empty() { "none".into() } else { tlp }).or_default() += 1;
-        for t in serde_json::from_str::<Vec<String>>(&r.get::<_, String>(6)?).unwrap_or_default() {
-            *counts[3].entry(t).or_default() += 1;
+        let conf: i64 = r.get(3)?;
+        let tlp = r.get_ref(2)?.as_str().unwrap_or_default();
+        bump(&mut counts[2], if tlp.is_empty() { "none" } else { tlp });
+        bump(&mut counts[0], r.get_ref(0)?.as_str().unwrap_or_default());
+        bump(&mut counts[1], r.get_ref(1)?.as_str().unwrap_or_default());
+        let tags = r.get_ref(4)?.as_str().unwrap_or("[]");
+        if tags != "[]" {
+            for t in serde_json::from_str::<Vec<String>>(tags).unwrap_or_default() {
+                bump(&mut counts[3], &t);
+            }
         }
         let band = match conf {
             c if c < 0 => "none",
@@ -616,7 +776,7 @@ fn facets_by_scan(c: &Connection, q: &SearchQuery, filter: &str, args: &[Sql]) -
             50..=74 => "50-74",
             _ => "75-100",
         };
-        *counts[4].entry(band.into()).or_default() += 1;
+        bump(&mut counts[4], band);
     }
     let top = |m: &HashMap<String, u64>, n: usize| {
         let mut v: Vec<(String, u64)> = m.iter().map(|(k, c)| (k.clone(), *c)).collect();
@@ -632,6 +792,15 @@ fn facets_by_scan(c: &Connection, q: &SearchQuery, filter: &str, args: &[Sql]) -
         tags: top(&counts[3], 20),
         confidence: top(&counts[4], 10),
     })
+}
+
+fn bump(m: &mut std::collections::HashMap<String, u64>, k: &str) {
+    match m.get_mut(k) {
+        Some(n) => *n += 1,
+        None => {
+            m.insert(k.to_string(), 1);
+        }
+    }
 }
 
 #[cfg(test)]
