@@ -462,3 +462,153 @@ async fn file_imports_csv_and_json_with_history_and_error_files() {
     assert!(line["errors"][0].as_str().unwrap().contains("confidence"), "{line}");
     assert_eq!(c.get(format!("{url}/nope")).bearer_auth(&s.reader).send().await.unwrap().status(), 404);
 }
+
+#[tokio::test]
+async fn creating_objects_relationships_duplicates_and_the_graph() {
+    let s = start().await;
+    let c = reqwest::Client::new();
+    let objects = format!("{}/api/v1/objects", s.base);
+    // Missing required properties are named; server-set ones are refused.
+    let r = c.post(&objects).bearer_auth(&s.contributor).json(&json!({"type": "threat-actor"})).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("name"), "the missing property is named");
+    let r = c
+        .post(&objects)
+        .bearer_auth(&s.contributor)
+        .json(&json!({"type": "malware", "id": "malware--x", "name": "m", "is_family": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("id: set by the server"));
+    assert_eq!(
+        c.post(&objects).bearer_auth(&s.reader).json(&json!({"type": "malware"})).send().await.unwrap().status(),
+        403
+    );
+    // A threat actor, then a malware with a relationship made at creation.
+    let r = c
+        .post(&objects)
+        .bearer_auth(&s.contributor)
+        .json(&json!({"type": "threat-actor", "name": "APT Example", "threat_actor_types": ["nation-state"], "labels": ["apt"],
+                      "confidence": 80, "object_marking_refs": ["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let actor: Value = r.json().await.unwrap();
+    let actor = actor["objects"][0].clone();
+    let actor_id = actor["id"].as_str().unwrap().to_string();
+    assert!(actor["created_by_ref"].as_str().unwrap().starts_with("identity--"), "authored by this instance");
+    assert_eq!(actor["spec_version"], "2.1");
+    let r = c
+        .post(&objects)
+        .bearer_auth(&s.contributor)
+        .json(&json!({"object": {"type": "malware", "name": "Dropper", "is_family": true},
+                      "relationships": [{"type": "attributed-to", "target": actor_id}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(made["objects"].as_array().unwrap().len(), 2);
+    let malware_id = made["objects"][0]["id"].as_str().unwrap().to_string();
+    assert!(made["warnings"][0].as_str().unwrap().contains("malware attributed-to threat-actor"), "{made}");
+    // The builder: one source, 25 targets (more than Sentinel's 20), one unknown target refused whole.
+    let mut targets = Vec::new();
+    let mut target_ids = Vec::new();
+    for n in 0..25 {
+        let r = c
+            .post(&objects)
+            .bearer_auth(&s.contributor)
+            .json(&json!({"type": "identity", "name": format!("victim {n}"), "identity_class": "organization"}))
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        let id = v["objects"][0]["id"].as_str().unwrap().to_string();
+        targets.push(json!({"target_ref": id, "relationship_type": "targets"}));
+        target_ids.push(id);
+    }
+    let rels = format!("{}/api/v1/relationships", s.base);
+    let mut bad = targets.clone();
+    bad.push(json!({"target_ref": "identity--00000000-0000-4000-8000-000000000000", "relationship_type": "targets"}));
+    let r = c
+        .post(&rels)
+        .bearer_auth(&s.contributor)
+        .json(&json!({"source_ref": actor_id, "targets": bad}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("targets[25].target: no object"));
+    let r = c
+        .post(&rels)
+        .bearer_auth(&s.contributor)
+        .json(&json!({"source_ref": actor_id, "targets": targets, "common": {"confidence": 70, "description": "campaign 2026"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let built: Value = r.json().await.unwrap();
+    assert_eq!(built["objects"].as_array().unwrap().len(), 25);
+    assert!(built["warnings"].as_array().unwrap().is_empty(), "threat-actor targets identity is in the spec: {built}");
+    assert_eq!(built["objects"][0]["confidence"], 70);
+    let sug: Value = c
+        .get(format!("{rels}/suggest?source_type=threat-actor&target_type=identity"))
+        .bearer_auth(&s.reader)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sug: Vec<&str> = sug["suggested"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(sug, ["attributed-to", "impersonates", "targets", "derived-from", "duplicate-of", "related-to"]);
+    // The graph: depth 1 from the malware reaches the actor; depth 2 the victims too.
+    let graph = |id: &str, depth: u32| {
+        let c = c.clone();
+        let url = format!("{objects}/{id}/graph?depth={depth}");
+        let token = s.reader.clone();
+        async move { c.get(url).bearer_auth(token).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let g1 = graph(&malware_id, 1).await;
+    assert_eq!(g1["nodes"].as_object().unwrap().len(), 2);
+    assert_eq!(g1["edges"][0]["relationship_type"], "attributed-to");
+    let g2 = graph(&malware_id, 2).await;
+    assert_eq!(g2["nodes"].as_object().unwrap().len(), 27);
+    assert_eq!(g2["edges"].as_array().unwrap().len(), 26);
+    assert_eq!(g2["nodes"][&target_ids[3]]["name"], "victim 3");
+    // Duplicate: the common metadata, a new object.
+    let t: Value = c
+        .get(format!("{objects}/{actor_id}/duplicate"))
+        .bearer_auth(&s.reader)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["object"]["labels"], json!(["apt"]));
+    assert!(t["object"].get("name").is_none(), "only the common metadata");
+    let r = c
+        .post(format!("{objects}/{actor_id}/duplicate"))
+        .bearer_auth(&s.contributor)
+        .json(&json!({"name": "APT Example 2", "threat_actor_types": ["crime-syndicate"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let dup: Value = r.json().await.unwrap();
+    assert_eq!(dup["objects"][0]["confidence"], 80);
+    assert_eq!(dup["objects"][0]["object_marking_refs"], actor["object_marking_refs"]);
+    assert_ne!(dup["objects"][0]["id"], actor["id"]);
+    // Created here: every field is editable.
+    let r = c
+        .patch(format!("{objects}/{actor_id}"))
+        .bearer_auth(&s.contributor)
+        .json(&json!({"name": "APT Renamed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

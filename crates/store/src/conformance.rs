@@ -39,6 +39,7 @@ pub fn run_all(factory: Factory<'_>) {
         ("tag_counts_of_current_objects", tag_counts_of_current_objects),
         ("search_agrees_with_the_condition_evaluator", search_agrees_with_the_condition_evaluator),
         ("search_index_follows_changes", search_index_follows_changes),
+        ("related_objects_follow_relationships", related_objects_follow_relationships),
     ];
     for (name, check) in checks {
         let (store, _guard) = factory();
@@ -843,4 +844,47 @@ fn search_index_follows_changes(s: &dyn Store) {
     // A cursor from elsewhere is refused with a clear error.
     let e = s.search(&SearchQuery { after: Some("garbage".into()), ..SearchQuery::default() }).unwrap_err();
     assert!(e.to_string().contains("not a cursor"), "{e}");
+}
+
+/// Relationships and sightings are found from either end, and follow new versions and
+/// deletes.
+fn related_objects_follow_relationships(s: &dyn Store) {
+    let rel = |n: u32, src: &str, tgt: &str, modified: &str| {
+        json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8000-{n:012}"),
+               "created": "2020-01-01T00:00:00.000Z", "modified": modified, "relationship_type": "indicates",
+               "source_ref": src, "target_ref": tgt})
+    };
+    let a = "indicator--00000000-0000-4000-8000-00000000000a";
+    let m = "malware--00000000-0000-4000-8000-00000000000b";
+    let t = "threat-actor--00000000-0000-4000-8000-00000000000c";
+    let sighting = json!({"type": "sighting", "spec_version": "2.1", "id": "sighting--00000000-0000-4000-8000-000000000001",
+        "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "sighting_of_ref": a,
+        "where_sighted_refs": ["identity--00000000-0000-4000-8000-00000000000d"]});
+    ingest(s, "f", &[rel(1, a, m, "2020-01-01T00:00:00.000Z"), rel(2, m, t, "2020-01-01T00:00:00.000Z"), sighting]);
+    while s.refresh_search(1000).unwrap().lag > 0 {}
+    let ids = |id: &str| -> Vec<String> {
+        let mut v: Vec<String> = s.related(id, 100).unwrap().into_iter().map(|v| v.id).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        ids(a),
+        ["relationship--00000000-0000-4000-8000-000000000001", "sighting--00000000-0000-4000-8000-000000000001"]
+    );
+    assert_eq!(
+        ids(m),
+        ["relationship--00000000-0000-4000-8000-000000000001", "relationship--00000000-0000-4000-8000-000000000002"]
+    );
+    assert_eq!(
+        ids("identity--00000000-0000-4000-8000-00000000000d"),
+        ["sighting--00000000-0000-4000-8000-000000000001"]
+    );
+    // A new version points elsewhere; a delete removes it.
+    ingest(s, "f", &[rel(2, m, a, "2020-02-01T00:00:00.000Z")]);
+    assert!(s.delete("sighting--00000000-0000-4000-8000-000000000001", &src("f")).unwrap());
+    while s.refresh_search(1000).unwrap().lag > 0 {}
+    assert!(ids(t).is_empty());
+    assert_eq!(ids(a).len(), 2);
+    assert!(ids("identity--00000000-0000-4000-8000-00000000000d").is_empty());
+    assert_eq!(s.related(m, 1).unwrap().len(), 1, "the limit holds");
 }

@@ -374,6 +374,10 @@ pub trait Store: Send + Sync {
     /// Facet counts over everything a search selects (the cursor and limit are ignored).
     fn facets(&self, query: &SearchQuery) -> Result<Facets>;
 
+    /// The current relationships and sightings that point at `id` (as source, target,
+    /// sighted object or place), from the search index; at most `limit`.
+    fn related(&self, id: &str, limit: usize) -> Result<Vec<StoredVersion>>;
+
     /// Appends audit entries.
     fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;
 

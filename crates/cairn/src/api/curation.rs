@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::{blocking, query_lists, single, ApiError, Caller, SharedState};
 use crate::auth::Role;
-use crate::curation::{self, EditError};
+use crate::curation::{self, create, EditError};
 use crate::ingestion_rules::{self as rules, IngestionRule};
 
 /// Runs blocking work whose error is the caller's to fix (answered with `status`).
@@ -336,4 +336,155 @@ pub async fn audit(
         })
         .collect();
     Ok(Json(json!({ "entries": entries, "next": next })).into_response())
+}
+
+fn create_error(e: create::CreateError) -> ApiError {
+    match e {
+        create::CreateError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m.join("; ")),
+        create::CreateError::Store(m) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, m),
+    }
+}
+
+/// Creates an SDO: the body is the object's properties (`type` and the rest), or
+/// `{"object": {...}, "relationships": [{"type": "indicates", "target": id}]}`.
+pub async fn create_object(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Contributor)?;
+    let (draft, relationships) = split_create_body(body)?;
+    let pipeline = state.pipeline.clone();
+    let actor = format!("user:{}", caller.0.name);
+    let created = tokio::task::spawn_blocking(move || create::create(&pipeline, draft, &relationships, &actor))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(create_error)?;
+    Ok((StatusCode::CREATED, Json(json!(created))).into_response())
+}
+
+fn split_create_body(body: Value) -> Result<(serde_json::Map<String, Value>, Vec<create::NewRelationship>), ApiError> {
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
+    let Value::Object(mut m) = body else { return Err(bad("the body is a JSON object".into())) };
+    if let Some(Value::Object(draft)) = m.get("object").cloned() {
+        let rels = match m.remove("relationships") {
+            Some(r) => serde_json::from_value(r).map_err(|e| bad(format!("relationships: {e}")))?,
+            None => Vec::new(),
+        };
+        if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "object" | "relationships")) {
+            return Err(bad(format!("unexpected '{k}' beside object and relationships")));
+        }
+        return Ok((draft, rels));
+    }
+    Ok((m, Vec::new()))
+}
+
+/// A draft pre-filled with an object's common metadata, for "duplicate".
+pub async fn duplicate_template(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let store = state.pipeline.store().clone();
+    let lookup = id.clone();
+    match blocking_or(StatusCode::INTERNAL_SERVER_ERROR, move || create::duplicate_template(store.as_ref(), &lookup))
+        .await?
+    {
+        Some(t) => Ok(Json(json!({ "object": t })).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no object {id} (unknown or deleted)"))),
+    }
+}
+
+/// Creates a new object from an existing one's common metadata plus the body's properties.
+pub async fn duplicate(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Contributor)?;
+    let (overrides, relationships) = split_create_body(body)?;
+    let pipeline = state.pipeline.clone();
+    let actor = format!("user:{}", caller.0.name);
+    let created = tokio::task::spawn_blocking(move || {
+        let Some(mut draft) =
+            create::duplicate_template(pipeline.store().as_ref(), &id).map_err(create::CreateError::Store)?
+        else {
+            return Err(create::CreateError::Invalid(vec![format!(
+                "no object {id} to duplicate (unknown or deleted)"
+            )]));
+        };
+        draft.extend(overrides);
+        create::create(&pipeline, draft, &relationships, &actor)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(create_error)?;
+    Ok((StatusCode::CREATED, Json(json!(created))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuilderRequest {
+    source_ref: String,
+    targets: Vec<create::Target>,
+    #[serde(default)]
+    common: serde_json::Map<String, Value>,
+}
+
+/// The relationship builder: `{"source_ref": id, "targets": [{"target_ref", "relationship_type"}],
+/// "common": {...}}`; answers the relationships made and warnings for unusual types.
+pub async fn build_relationships(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Contributor)?;
+    let req: BuilderRequest = serde_json::from_value(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not a relationship request: {e}")))?;
+    let pipeline = state.pipeline.clone();
+    let actor = format!("user:{}", caller.0.name);
+    let created = tokio::task::spawn_blocking(move || {
+        create::build_relationships(&pipeline, &req.source_ref, &req.targets, &req.common, &actor)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(create_error)?;
+    Ok((StatusCode::CREATED, Json(json!(created))).into_response())
+}
+
+/// `?source_type=threat-actor&target_type=identity` → the spec's relationship types for
+/// the pair, then the common ones.
+pub async fn suggest_relationships(caller: Caller, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let q = query_lists(query.as_deref());
+    let need = |k: &str| -> Result<String, ApiError> {
+        single::<String>(&q, k)?.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, format!("{k}: required")))
+    };
+    let (s, t) = (need("source_type")?, need("target_type")?);
+    Ok(Json(json!({ "source_type": s, "target_type": t, "suggested": create::suggest(&s, &t) })).into_response())
+}
+
+/// The neighbourhood of an object: `?depth=2&max_nodes=500`.
+pub async fn graph(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Reader)?;
+    let q = query_lists(query.as_deref());
+    let depth: usize = single(&q, "depth")?.unwrap_or(1).min(5);
+    let max_nodes: usize = single(&q, "max_nodes")?.unwrap_or(500).clamp(1, 5000);
+    let store = state.pipeline.store().clone();
+    let lookup = id.clone();
+    match blocking_or(StatusCode::INTERNAL_SERVER_ERROR, move || {
+        create::neighbourhood(store.as_ref(), &lookup, depth, max_nodes)
+    })
+    .await?
+    {
+        Some(g) => Ok(Json(json!(g)).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no object {id} (unknown or deleted)"))),
+    }
 }

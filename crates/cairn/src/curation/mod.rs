@@ -8,6 +8,7 @@
 //! (`valid_until`), confidence and revocation — may change, as in Sentinel, and anything
 //! else is refused with that reason.
 
+pub mod create;
 #[cfg(test)]
 mod tests;
 

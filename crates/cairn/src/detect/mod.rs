@@ -15,7 +15,7 @@
 //! the same as catching up after one write.
 
 mod mapping;
-mod sighting;
+pub(crate) mod sighting;
 pub mod watch;
 
 use std::collections::HashSet;

@@ -116,10 +116,10 @@ fn micros(v: Option<&Value>) -> Option<i64> {
     Timestamp::parse(v?.as_str()?).ok().map(|t| t.unix_micros())
 }
 
-/// The sighting for `seen`, as a new version of `previous` when there is one.
 /// The identity of this Cairn instance (`identity_class` `system`), with an id derived
-/// from the instance id.
-fn instance_identity(instance: &str) -> Value {
+/// from the instance id: the author of sightings and of objects created in Cairn. Its
+/// text must never change (a stored copy would then conflict with it).
+pub(crate) fn instance_identity(instance: &str) -> Value {
     json!({
         "type": "identity",
         "spec_version": "2.1",
@@ -132,6 +132,7 @@ fn instance_identity(instance: &str) -> Value {
     })
 }
 
+/// The sighting for `seen`, as a new version of `previous` when there is one.
 fn sighting(id: &str, indicator: &str, me: &str, mut seen: Seen, previous: Option<&Value>, now: i64) -> Value {
     let ts = |t: i64| Timestamp::from_unix_micros(t).format_digits(3);
     let ts_us = |t: i64| Timestamp::from_unix_micros(t).format_digits(6);

@@ -564,6 +564,10 @@ impl Store for SqliteStore {
         self.read(|c| search::facets(c, query))
     }
 
+    fn related(&self, id: &str, limit: usize) -> Result<Vec<StoredVersion>> {
+        self.read(|c| search::related(c, id, limit))
+    }
+
     fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {
         self.write(|tx| insert_audit(tx, entries))
     }

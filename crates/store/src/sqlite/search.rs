@@ -47,6 +47,12 @@ pub(super) const MIGRATION: &str = r#"
         rid INTEGER NOT NULL,
         PRIMARY KEY (tag, rid)
     ) WITHOUT ROWID;
+    -- The objects a relationship or sighting points at, for graph walks.
+    CREATE TABLE search_refs (
+        ref TEXT NOT NULL,
+        rid INTEGER NOT NULL,
+        PRIMARY KEY (ref, rid)
+    ) WITHOUT ROWID;
     CREATE VIRTUAL TABLE search_fts USING fts5(
         body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
     );
@@ -69,6 +75,35 @@ struct Row {
     revoked: bool,
     tags: Vec<String>,
     body: String,
+    /// For relationships and sightings: the ids they point at.
+    refs: Vec<String>,
+}
+
+/// The ids a relationship or sighting connects.
+fn refs_of(obj: &Value) -> Vec<String> {
+    let one = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+    let many = |k: &str| -> Vec<String> {
+        obj.get(k)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    let mut out = match obj.get("type").and_then(Value::as_str) {
+        Some("relationship") => one("source_ref").into_iter().chain(one("target_ref")).collect(),
+        Some("sighting") => {
+            let mut v: Vec<String> = one("sighting_of_ref").into_iter().collect();
+            v.extend(many("where_sighted_refs"));
+            v.extend(many("observed_data_refs"));
+            v
+        }
+        _ => Vec::new(),
+    };
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn time_key(obj: &Value, k: &str) -> String {
@@ -110,6 +145,7 @@ fn row_of(id: String, seq: i64, source: String, raw: &str) -> Row {
     let tlp = cairn_condition::tlp_levels(&obj).next().unwrap_or_default().to_string();
     Row {
         tlp,
+        refs: refs_of(&obj),
         stix_type: text("type"),
         name: text("name"),
         confidence: obj.get("confidence").and_then(Value::as_i64).unwrap_or(-1),
@@ -158,7 +194,12 @@ pub(super) fn refresh(tx: &Transaction<'_>, max: usize) -> Result<IndexProgress>
         "SELECT o.deleted, o.current_seq, v.raw, s.name FROM objects o JOIN versions v ON v.seq = o.current_seq
          JOIN sources s ON s.id = v.source_id WHERE o.id = ?1",
     )?;
-    let mut existing = tx.prepare_cached("SELECT rid, seq, tags FROM search WHERE id = ?1")?;
+    let mut existing = tx.prepare_cached("SELECT rid, seq, tags, type FROM search WHERE id = ?1")?;
+    let mut del_refs =
+        tx.prepare_cached("DELETE FROM search_refs WHERE rid = ?1 AND ref IN (SELECT value FROM json_each(?2))")?;
+    let mut add_ref = tx.prepare_cached("INSERT OR IGNORE INTO search_refs (ref, rid) VALUES (?1, ?2)")?;
+    let mut old_raw =
+        tx.prepare_cached("SELECT v.raw FROM search x JOIN versions v ON v.seq = x.seq WHERE x.rid = ?1")?;
     let mut del_row = tx.prepare_cached("DELETE FROM search WHERE rid = ?1")?;
     let mut del_tag = tx.prepare_cached("DELETE FROM search_tags WHERE tag = ?1 AND rid = ?2")?;
     let mut del_fts = tx.prepare_cached("DELETE FROM search_fts WHERE rowid = ?1")?;
@@ -178,18 +219,23 @@ pub(super) fn refresh(tx: &Transaction<'_>, max: usize) -> Result<IndexProgress>
     for id in ids {
         let now: Option<(bool, i64, String, String)> =
             current.query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional()?;
-        let old: Option<(i64, i64, String)> =
-            existing.query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
-        if let (Some((false, seq, _, _)), Some((_, old_seq, _))) = (&now, &old) {
+        let old: Option<(i64, i64, String, String)> =
+            existing.query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional()?;
+        if let (Some((false, seq, _, _)), Some((_, old_seq, _, _))) = (&now, &old) {
             if seq == old_seq {
                 continue; // a late older version or a re-delivery: the current one is indexed
             }
         }
-        if let Some((rid, _, tags)) = &old {
+        if let Some((rid, _, tags, stix_type)) = &old {
             for t in serde_json::from_str::<Vec<String>>(tags).unwrap_or_default() {
                 del_tag.execute(params![t, rid])?;
             }
             del_fts.execute([rid])?;
+            if matches!(stix_type.as_str(), "relationship" | "sighting") {
+                let raw: String = old_raw.query_row([rid], |r| r.get(0))?;
+                let refs = refs_of(&serde_json::from_str(&raw).unwrap_or(Value::Null));
+                del_refs.execute(params![rid, serde_json::to_string(&refs).expect("strings serialise")])?;
+            }
         }
         match now {
             Some((false, seq, raw, source)) => {
@@ -217,10 +263,13 @@ pub(super) fn refresh(tx: &Transaction<'_>, max: usize) -> Result<IndexProgress>
                 for t in &row.tags {
                     add_tag.execute(params![t, rid])?;
                 }
+                for r in &row.refs {
+                    add_ref.execute(params![r, rid])?;
+                }
                 add_fts.execute(params![rid, row.body])?;
             }
             _ => {
-                if let Some((rid, _, _)) = old {
+                if let Some((rid, _, _, _)) = old {
                     del_row.execute([rid])?;
                 }
             }
@@ -646,6 +695,17 @@ fn where_clause(q: &SearchQuery, args: &mut Vec<Sql>, plan: &Plan<'_>) -> (Strin
         parts.push(format!("x.rid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?{})", args.len()));
     }
     (if parts.is_empty() { "1".into() } else { parts.join(" AND ") }, c.exact)
+}
+
+/// The current relationships and sightings that point at `id` (from the search index).
+pub(super) fn related(c: &Connection, id: &str, limit: usize) -> Result<Vec<crate::StoredVersion>> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM search_refs r JOIN search x ON x.rid = r.rid JOIN versions v ON v.seq = x.seq
+         JOIN sources s ON s.id = v.source_id WHERE r.ref = ?1 ORDER BY x.rid LIMIT ?2"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map(params![id, limit as i64], version_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 pub(super) fn search(c: &Connection, q: &SearchQuery) -> Result<SearchPage> {
