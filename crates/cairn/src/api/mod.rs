@@ -8,6 +8,7 @@ mod admin;
 mod curation;
 pub mod detect;
 mod imports;
+mod openapi;
 mod search;
 mod upload;
 
@@ -92,6 +93,7 @@ pub fn router(state: SharedState) -> Router {
     };
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/api/v1/openapi.json", get(openapi::openapi))
         .route("/api/v1/objects", get(list_objects).post(curation::create_object))
         .route("/api/v1/objects/{id}", get(get_object).delete(delete_object).patch(curation::patch_object))
         .route("/api/v1/objects/{id}/versions", get(object_versions))
