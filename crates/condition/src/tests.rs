@@ -208,6 +208,12 @@ fn clauses_as_a_table() {
     for (name, c, want) in table {
         assert_eq!(holds(c.clone(), &obj), *want, "{name}: {c}");
     }
+    // Every operator of the vocabulary is in the table (shorthands count as theirs).
+    let used: std::collections::HashSet<Operator> =
+        table.iter().map(|(_, c, _)| Operator::parse(c["operator"].as_str().unwrap()).unwrap()).collect();
+    for op in OPERATORS {
+        assert!(used.contains(op), "no case for {op}");
+    }
 }
 
 #[test]
