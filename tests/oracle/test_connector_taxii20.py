@@ -262,7 +262,7 @@ def test_poll_taxii20_medallion_every_object_once(feature, medallion20, tmp_path
     # 1. everything, in pages of 99 (medallion's end-exclusive Range)
     counts = run_connector(cairn, data, "m20", page_size=100)
     pages = math.ceil(n / 99)
-    assert counts == {"received": n, "created": n, "new_versions": 0, "unchanged": 0, "rejected": 0,
+    assert counts == {"received": n, "created": n, "new_versions": 0, "unchanged": 0, "dropped": 0, "rejected": 0,
                       "pages": pages}, f"first run: {counts} (expected {n} objects in {pages} pages)\n{m.tail()}"
     exported = parse_jsonl(run_cairn(cairn, ["export", "--format", "jsonl"], data).stdout, "export")
     assert len(exported) == n, f"export holds {len(exported)} objects, medallion {n}"

@@ -74,6 +74,29 @@ pub fn run(store: &dyn Store, q: &SearchQuery) -> cairn_store::Result<SearchPage
     store.search(q)
 }
 
+/// The ids of every current object of `object_type` that `condition` selects, from the
+/// search index (brought fully up to date first, so the selection misses nothing stored).
+pub fn select_ids(store: &dyn Store, object_type: &str, condition: Condition) -> Result<Vec<String>, String> {
+    while store.refresh_search(20_000).map_err(|e| e.to_string())?.lag > 0 {}
+    let mut q = SearchQuery {
+        types: vec![object_type.to_string()],
+        condition,
+        sort: SortField::DateAdded,
+        descending: false,
+        limit: 1000,
+        ..SearchQuery::default()
+    };
+    let mut ids = Vec::new();
+    loop {
+        let page = store.search(&q).map_err(|e| e.to_string())?;
+        ids.extend(page.items.into_iter().map(|v| v.id));
+        match page.next {
+            Some(n) => q.after = Some(n),
+            None => return Ok(ids),
+        }
+    }
+}
+
 /// Keeps the search index up to date in the server, in bounded steps so that writers
 /// are never held up for long.
 pub async fn follow_store(store: Arc<dyn Store>, interval: Duration) {

@@ -269,19 +269,7 @@ pub async fn bulk_tags(
                 if t == "*" {
                     return Err("type: bulk tagging works on objects of one type; name it".into());
                 }
-                let mut ids = Vec::new();
-                let always = Condition::always();
-                rules::scan(
-                    pipeline.store().as_ref(),
-                    t,
-                    c.as_ref().unwrap_or(&always),
-                    cairn_store::now_micros(),
-                    &mut |o, _| {
-                        ids.push(o["id"].as_str().unwrap_or_default().to_string());
-                        Ok(())
-                    },
-                )?;
-                ids
+                crate::search::select_ids(pipeline.store().as_ref(), t, c.clone().unwrap_or_else(Condition::always))?
             }
             _ => {
                 return Err("select objects with either \"ids\" or \"type\" (and optionally \"where\"), not both".into())

@@ -847,6 +847,32 @@ mod tests {
         super::search::RARE.store(5_000, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Keyword prefixes are spelled out from the index's vocabulary.
+    #[test]
+    fn keyword_prefixes_expand_to_indexed_words() {
+        use crate::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::SqliteStore::open_dir(dir.path()).unwrap();
+        let obj = |n: u32, name: &str| {
+            let v = serde_json::json!({"type": "malware", "spec_version": "2.1",
+                "id": format!("malware--00000000-0000-4000-8000-{n:012}"), "created": "2020-01-01T00:00:00.000Z",
+                "modified": "2020-01-01T00:00:00.000Z", "name": name, "is_family": false});
+            crate::Candidate::from_value(&v, &cairn_stix::ObjectMeta::from_value(&v, None).unwrap())
+        };
+        let source = crate::Source::new(crate::SourceKind::File, "t");
+        store.ingest(&source, &[obj(1, "Evil dropper"), obj(2, "evildoer"), obj(3, "Général")]).unwrap();
+        store.refresh_search(100).unwrap();
+        let expand = |k: &str| store.read(|c| super::search::fts_exact(c, k)).unwrap();
+        assert_eq!(expand("evil").as_deref(), Some("(\"evil\" OR \"evildoer\")"));
+        assert_eq!(
+            expand("EVIL drop \"a phrase\"").as_deref(),
+            Some("(\"evil\" OR \"evildoer\") (\"dropper\") \"a phrase\"")
+        );
+        assert_eq!(expand("gen").as_deref(), Some("(\"general\")"), "diacritics are folded in the index");
+        assert_eq!(expand("nothing"), None);
+        assert_eq!(expand("198.51"), None, "not a single word");
+    }
+
     #[test]
     fn a_store_from_a_newer_cairn_is_refused_with_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
