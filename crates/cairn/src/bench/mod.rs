@@ -78,6 +78,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// GeoIP lookups per second on one thread, against MaxMind-format databases.
+    Geoip {
+        /// A database file (repeatable; asked in order, as `--geoip-db` does).
+        #[arg(long = "db", required = true)]
+        dbs: Vec<PathBuf>,
+        #[arg(long, default_value_t = 5_000_000)]
+        lookups: u64,
+    },
     /// Write a bundle of generated indicators to stdout (for memory and import tests).
     Generate {
         #[arg(long, default_value_t = 100_000)]
@@ -234,6 +242,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
         }
         BenchCommand::Upload { count, batch, clients } => bench_upload(count, batch, clients),
         BenchCommand::Search { count, runs } => search::bench_search(count, runs),
+        BenchCommand::Geoip { dbs, lookups } => bench_geoip(&dbs, lookups),
         BenchCommand::Taxii { count, limit } => bench_taxii(count, limit),
     }
 }
@@ -455,6 +464,42 @@ fn bench_upload(count: usize, batch: usize, clients: usize) -> anyhow::Result<i3
         "upload: {count} indicators in {} requests of {batch} ({clients} clients) in {secs:.2} s = {:.0} objects/s",
         bodies.len(),
         count as f64 / secs
+    );
+    Ok(0)
+}
+
+/// Lookups of pseudo-random IPv4 addresses (most are in some network), decoding the
+/// record into what enrichment keeps, on one thread.
+fn bench_geoip(dbs: &[PathBuf], lookups: u64) -> anyhow::Result<i32> {
+    let g = cairn_enrich::GeoIp::open(dbs)?;
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let addrs: Vec<std::net::IpAddr> = (0..1_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            std::net::IpAddr::V4((x as u32).into())
+        })
+        .collect();
+    // Warm the mapping (first touches fault pages in).
+    for a in addrs.iter().take(100_000) {
+        std::hint::black_box(g.lookup(*a));
+    }
+    let start = Instant::now();
+    let mut found = 0u64;
+    for i in 0..lookups {
+        if std::hint::black_box(g.lookup(addrs[(i % addrs.len() as u64) as usize])).is_some() {
+            found += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    for (path, kind) in g.describe() {
+        println!("database: {path} ({kind})");
+    }
+    println!(
+        "geoip: {lookups} lookups in {secs:.2} s = {:.0} lookups/s on one thread ({:.1} % found)",
+        lookups as f64 / secs,
+        100.0 * found as f64 / lookups as f64
     );
     Ok(0)
 }
