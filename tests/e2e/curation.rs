@@ -249,6 +249,9 @@ async fn edits_tags_and_their_audit_over_the_api() {
     let v: Value =
         c.get(format!("{}/versions", obj(1))).bearer_auth(&s.reader).send().await.unwrap().json().await.unwrap();
     assert_eq!(v["versions"].as_array().unwrap().len(), 2);
+    let r = c.post(format!("{}/enrich", obj(1))).bearer_auth(&s.contributor).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.text().await.unwrap().contains("--geoip-db"), "without databases the answer says what to do");
     let e: Value =
         c.get(format!("{}/editable", obj(1))).bearer_auth(&s.reader).send().await.unwrap().json().await.unwrap();
     assert_eq!(e["editable"], json!(["labels", "valid_until", "confidence", "revoked"]));
@@ -611,4 +614,74 @@ async fn creating_objects_relationships_duplicates_and_the_graph() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn geoip_enrichment_in_the_background_and_on_demand() {
+    use cairn_enrich::mmdb_writer::MmdbWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = MmdbWriter::new("GeoIP2-City");
+    w.insert(
+        "203.0.113.0".parse().unwrap(),
+        24,
+        &json!({
+        "country": {"iso_code": "RU", "names": {"en": "Russia"}}, "city": {"names": {"en": "Moscow"}},
+        "location": {"latitude": 55.75, "longitude": 37.62},
+        "autonomous_system_number": 64500, "autonomous_system_organization": "Example Hosting"}),
+    );
+    let db = dir.path().join("geo.mmdb");
+    std::fs::write(&db, w.build()).unwrap();
+
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
+    let token = auth::create_token(store.as_ref(), "carl", Role::Contributor).unwrap();
+    let mut state = AppState::new(Pipeline::new(store.clone()), ApiConfig::default()).unwrap();
+    let enricher = Arc::new(cairn::enrichment::Enricher { geoip: cairn_enrich::GeoIp::open(&[db]).unwrap() });
+    state.enricher = Some(enricher.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, api::router(Arc::new(state))).await.unwrap() });
+    tokio::spawn(cairn::enrichment::follow_store(store.clone(), enricher, std::time::Duration::from_millis(50)));
+
+    let c = reqwest::Client::new();
+    let mut v = indicator(1, "2024-01-01T00:00:00.000Z");
+    v["pattern"] = json!("[ipv4-addr:value = '203.0.113.77']");
+    let up =
+        format!("{base}/workspaces/default/threat-intelligence-stix-objects:upload?api-version=2024-02-01-preview");
+    assert_eq!(
+        c.post(&up)
+            .bearer_auth(&token)
+            .json(&json!({"sourcesystem": "s", "stixobjects": [v]}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let url = format!("{base}/api/v1/objects/{}", v["id"].as_str().unwrap());
+    // The background task enriches it; the STIX object itself is untouched.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let got = loop {
+        let got: Value = c.get(&url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        if !got["enrichment"].is_null() {
+            break got;
+        }
+        assert!(std::time::Instant::now() < deadline, "not enriched in time: {got}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let geo = &got["enrichment"]["geo"][0];
+    assert_eq!(
+        (geo["ip"].as_str(), geo["country_iso"].as_str(), geo["city"].as_str(), geo["asn"].as_u64()),
+        (Some("203.0.113.77"), Some("RU"), Some("Moscow"), Some(64500))
+    );
+    assert!(got["object"].get("x_geo").is_none() && got["object"]["modified"] == v["modified"]);
+    // On demand; unknown objects are named.
+    let r: Value = c.post(format!("{url}/enrich")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["enrichment"]["geo"][0]["country_name"], "Russia");
+    let r = c
+        .post(format!("{base}/api/v1/objects/indicator--00000000-0000-4000-8000-000000000999/enrich"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }

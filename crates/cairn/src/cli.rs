@@ -68,6 +68,9 @@ pub enum Command {
     /// Push current objects to an export target; prints the export record as JSON.
     #[command(name = "export-to")]
     ExportTo(ExportToArgs),
+    /// Enrich stored objects now (GeoIP for the addresses they are about); prints each
+    /// result as a JSON line.
+    Enrich(EnrichArgs),
     /// Ingestion rules: curate what connectors (and, per rule, other sources) deliver.
     #[command(subcommand)]
     Rule(crate::rule_cli::RuleCommand),
@@ -272,6 +275,12 @@ pub struct ServeArgs {
     /// Largest TAXII request body, in bytes (the API root's max_content_length).
     #[arg(long, default_value_t = 100 * 1024 * 1024)]
     pub taxii_max_content_length: u64,
+    /// A MaxMind-format GeoIP database (country, city or ASN; GeoLite2, DB-IP or
+    /// ip-location-db layouts), repeatable: new intelligence is enriched in the background
+    /// and `POST /api/v1/objects/{id}/enrich` enriches on demand. A file replaced on disk
+    /// (by rename, as geoipupdate does) is picked up without a restart.
+    #[arg(long = "geoip-db")]
+    pub geoip_db: Vec<PathBuf>,
     /// Largest CSV file import over the API, in bytes (Sentinel: 50 MB).
     #[arg(long, default_value_t = 50_000_000)]
     pub import_max_csv_bytes: u64,
@@ -451,7 +460,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 matches_log: a.matches_log.unwrap_or_else(|| data.join("matches.jsonl")),
                 flush_every: std::time::Duration::from_secs(a.watch_flush_secs),
             });
-            crate::server::serve(Pipeline::new(store), a.listen, config, watch)?;
+            crate::server::serve(Pipeline::new(store), a.listen, config, watch, a.geoip_db)?;
             Ok(0)
         }
         Command::Import(a) => import(&data, a),
@@ -635,6 +644,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Pattern(p) => crate::pattern_cli::run(p),
         Command::Match(a) => crate::match_cli::run(&data, a),
         Command::Rule(r) => crate::rule_cli::run(&data, r),
+        Command::Enrich(a) => enrich(&data, a),
         Command::Bench(b) => crate::bench::run(b),
     }
 }
@@ -861,4 +871,48 @@ fn validate(a: ValidateArgs) -> anyhow::Result<i32> {
         return Ok(2);
     }
     Ok(if all_valid { 0 } else { 2 })
+}
+
+#[derive(Args, Debug)]
+pub struct EnrichArgs {
+    /// Objects to enrich, by id.
+    pub ids: Vec<String>,
+    /// Every indicator and address object not enriched yet (what the server does in the
+    /// background).
+    #[arg(long, conflicts_with = "ids")]
+    pub all: bool,
+    /// A MaxMind-format GeoIP database (repeatable).
+    #[arg(long = "geoip-db", required = true)]
+    pub geoip_db: Vec<PathBuf>,
+}
+
+fn enrich(data: &Path, a: EnrichArgs) -> anyhow::Result<i32> {
+    let store = open_store(data)?;
+    let e = crate::enrichment::Enricher { geoip: cairn_enrich::GeoIp::open(&a.geoip_db)? };
+    if a.all {
+        let mut total = 0;
+        loop {
+            let n = e.catch_up(store.as_ref(), 5_000).map_err(anyhow::Error::msg)?;
+            total += n;
+            if n < 5_000 {
+                break;
+            }
+        }
+        println!("{}", serde_json::json!({ "versions_read": total }));
+        return Ok(0);
+    }
+    if a.ids.is_empty() {
+        anyhow::bail!("name objects to enrich, or --all");
+    }
+    let mut missing = false;
+    for id in &a.ids {
+        if store.current(id)?.is_none() {
+            eprintln!("no object {id} (unknown or deleted)");
+            missing = true;
+            continue;
+        }
+        let r = e.enrich_stored(store.as_ref(), id).map_err(anyhow::Error::msg)?;
+        println!("{}", serde_json::json!({ "id": id, "enrichment": r }));
+    }
+    Ok(if missing { 2 } else { 0 })
 }

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod connector;
 pub mod curation;
 pub mod detect;
+pub mod enrichment;
 pub mod export;
 pub mod imports;
 pub mod ingest;

@@ -22,8 +22,17 @@ pub fn serve(
     listen: SocketAddr,
     config: ApiConfig,
     watch: Option<WatchConfig>,
+    geoip: Vec<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
-    let state = Arc::new(AppState::new(pipeline, config)?);
+    let mut state = AppState::new(pipeline, config)?;
+    if !geoip.is_empty() {
+        let geoip = cairn_enrich::GeoIp::open(&geoip)?;
+        for (path, kind) in geoip.describe() {
+            eprintln!("GeoIP database {path} ({kind})");
+        }
+        state.enricher = Some(Arc::new(crate::enrichment::Enricher { geoip }));
+    }
+    let state = Arc::new(state);
     let watcher = match watch {
         Some(w) => {
             if !w.dir.is_dir() {
@@ -54,6 +63,13 @@ pub fn serve(
         tokio::spawn(crate::connector::schedule(state.pipeline.clone(), std::time::Duration::from_secs(15)));
         tokio::spawn(crate::export::schedule(state.pipeline.store().clone(), std::time::Duration::from_secs(15)));
         tokio::spawn(crate::search::follow_store(state.pipeline.store().clone(), std::time::Duration::from_secs(1)));
+        if let Some(e) = state.enricher.clone() {
+            tokio::spawn(crate::enrichment::follow_store(
+                state.pipeline.store().clone(),
+                e,
+                std::time::Duration::from_secs(2),
+            ));
+        }
         // The indicator index follows the store; the watcher (if any) matches with it.
         tokio::spawn(crate::detect::watch::follow_store(
             state.pipeline.store().clone(),

@@ -64,6 +64,8 @@ pub struct AppState {
     pub instance_id: String,
     /// The indicator index for `/api/v1/match` and the directory watcher.
     pub detector: crate::detect::watch::SharedDetector,
+    /// GeoIP enrichment, when databases are configured (`--geoip-db`).
+    pub enricher: Option<Arc<crate::enrichment::Enricher>>,
     limiter: RateLimiter,
 }
 
@@ -78,6 +80,7 @@ impl AppState {
             config,
             instance_id,
             detector: detect::new_shared(),
+            enricher: None,
             limiter: RateLimiter::default(),
         })
     }
@@ -101,6 +104,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/objects/{id}/editable", get(curation::object_origin))
         .route("/api/v1/objects/{id}/duplicate", get(curation::duplicate_template).post(curation::duplicate))
         .route("/api/v1/objects/{id}/graph", get(curation::graph))
+        .route("/api/v1/objects/{id}/enrich", post(enrich_object))
         .route("/api/v1/relationships", post(curation::build_relationships))
         .route("/api/v1/relationships/suggest", get(curation::suggest_relationships))
         .route("/api/v1/rules", get(curation::list_rules).post(curation::add_rule))
@@ -289,8 +293,10 @@ async fn get_object(
     caller.require(Role::Reader)?;
     let store = state.pipeline.store().clone();
     let lookup = id.clone();
-    let (current, sources, set) = blocking(move || {
+    let (current, sources, set, enrichment) = blocking(move || {
         let current = store.current(&lookup)?;
+        let enrichment =
+            crate::enrichment::stored(store.as_ref(), &lookup).map_err(cairn_store::StoreError::Invalid)?;
         // The rule set that processed this version, for the names of the rules that changed it.
         let set = match current.as_ref().and_then(|c| c.ruleset) {
             Some(n) => {
@@ -298,7 +304,7 @@ async fn get_object(
             }
             None => None,
         };
-        Ok((current, store.sources_of(&lookup)?, set))
+        Ok((current, store.sources_of(&lookup)?, set, enrichment))
     })
     .await?;
     let Some(v) = current else {
@@ -319,6 +325,7 @@ async fn get_object(
         "source": v.source,
         "sources": sources,
         "ingestion_rules": ingestion_of(&v, set.as_ref()),
+        "enrichment": enrichment,
     }))
     .into_response())
 }
@@ -368,6 +375,34 @@ async fn delete_object(
         Ok(Json(json!({ "deleted": id })).into_response())
     } else {
         Err(ApiError::new(StatusCode::NOT_FOUND, format!("no object {id} to delete (unknown or already deleted)")))
+    }
+}
+
+/// Enriches an object now (GeoIP for the addresses it is about); the result is stored
+/// beside the object and returned.
+async fn enrich_object(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Contributor)?;
+    let Some(enricher) = state.enricher.clone() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no enrichment databases: start the server with --geoip-db FILE",
+        ));
+    };
+    let store = state.pipeline.store().clone();
+    let lookup = id.clone();
+    let found = blocking(move || {
+        let exists = store.current(&lookup)?.is_some();
+        let e = enricher.enrich_stored(store.as_ref(), &lookup).map_err(cairn_store::StoreError::Invalid)?;
+        Ok((exists, e))
+    })
+    .await?;
+    match found {
+        (false, _) => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no object {id} (unknown or deleted)"))),
+        (true, e) => Ok(Json(json!({ "id": id, "enrichment": e })).into_response()),
     }
 }
 
