@@ -89,6 +89,31 @@ pub struct ImportRecord {
 }
 
 impl ImportRecord {
+    /// A record for an import that starts now, with nothing counted yet.
+    fn new(req: &ImportRequest, started: String) -> ImportRecord {
+        ImportRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            source: req.source.clone(),
+            file_name: req.file_name.clone(),
+            format: req.format,
+            policy: if req.all_or_nothing { "all-or-nothing" } else { "valid-only" }.into(),
+            started,
+            finished: String::new(),
+            total: 0,
+            imported: 0,
+            created: 0,
+            new_versions: 0,
+            unchanged: 0,
+            dropped: 0,
+            rejected: 0,
+            committed: false,
+            file_error: None,
+            error_count: 0,
+            by: req.by.clone(),
+            errors: Vec::new(),
+        }
+    }
+
     /// The record without its error list (for listings).
     pub fn summary(&self) -> ImportRecord {
         ImportRecord { errors: Vec::new(), ..self.clone() }
@@ -120,27 +145,7 @@ pub fn run(
     let started = now_text();
     let source = Source::new(SourceKind::File, req.source.clone());
     let opts = ImportOptions { all_or_nothing: req.all_or_nothing, ..ImportOptions::default() };
-    let mut record = ImportRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        source: req.source.clone(),
-        file_name: req.file_name.clone(),
-        format: req.format,
-        policy: if req.all_or_nothing { "all-or-nothing" } else { "valid-only" }.into(),
-        started: started.clone(),
-        finished: String::new(),
-        total: 0,
-        imported: 0,
-        created: 0,
-        new_versions: 0,
-        unchanged: 0,
-        dropped: 0,
-        rejected: 0,
-        committed: false,
-        file_error: None,
-        error_count: 0,
-        by: req.by,
-        errors: Vec::new(),
-    };
+    let mut record = ImportRecord::new(&req, started.clone());
     let (report, lines) = match req.format {
         Format::Json => (pipeline.import(&source, input, opts, &mut |_| {}).map_err(|e| e.to_string())?, None),
         Format::Csv => {
@@ -188,27 +193,7 @@ pub fn record_streamed(
     started: String,
     report: crate::ingest::ImportReport,
 ) -> Result<ImportRecord, String> {
-    let mut record = ImportRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        source: req.source,
-        file_name: req.file_name,
-        format: req.format,
-        policy: if req.all_or_nothing { "all-or-nothing" } else { "valid-only" }.into(),
-        started,
-        finished: String::new(),
-        total: 0,
-        imported: 0,
-        created: 0,
-        new_versions: 0,
-        unchanged: 0,
-        dropped: 0,
-        rejected: 0,
-        committed: false,
-        file_error: None,
-        error_count: 0,
-        by: req.by,
-        errors: Vec::new(),
-    };
+    let mut record = ImportRecord::new(&req, started);
     fill(&mut record, report, None);
     save(store, &record)?;
     Ok(record)

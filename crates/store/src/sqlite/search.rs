@@ -490,7 +490,23 @@ fn clause(cl: &Clause, args: &mut Vec<Sql>, plan: &Plan<'_>) -> Option<String> {
 /// An FTS5 query from the user's words: each word must occur (as a prefix); a "quoted
 /// phrase" must occur as written.
 fn fts_query(keywords: &str) -> Option<String> {
-    let mut terms = Vec::new();
+    let terms: Vec<String> = keyword_terms(keywords)
+        .into_iter()
+        .map(|(term, phrase)| {
+            let quoted = format!("\"{}\"", term.replace('"', "\"\""));
+            if phrase {
+                quoted
+            } else {
+                format!("{quoted}*")
+            }
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// The user's keywords: words, and "quoted phrases" (`true`), in order.
+fn keyword_terms(keywords: &str) -> Vec<(&str, bool)> {
+    let mut out = Vec::new();
     let mut rest = keywords.trim();
     while !rest.is_empty() {
         let (term, phrase, next) = if let Some(r) = rest.strip_prefix('"') {
@@ -501,12 +517,11 @@ fn fts_query(keywords: &str) -> Option<String> {
             (&rest[..end], false, &rest[end..])
         };
         if !term.trim().is_empty() {
-            let quoted = format!("\"{}\"", term.replace('"', "\"\""));
-            terms.push(if phrase { quoted } else { format!("{quoted}*") });
+            out.push((term, phrase));
         }
         rest = next.trim_start();
     }
-    (!terms.is_empty()).then(|| terms.join(" "))
+    out
 }
 
 /// Most words a keyword prefix may stand for when it is spelled out (see [`fts_exact`]).
@@ -520,20 +535,8 @@ const MAX_EXPANSION: usize = 64;
 /// `None` when a word cannot be spelled out (not a single ASCII word, or too many words).
 pub(super) fn fts_exact(c: &Connection, keywords: &str) -> Result<Option<String>> {
     let mut parts = Vec::new();
-    let mut rest = keywords.trim();
     let mut vocab = c.prepare_cached("SELECT term FROM search_vocab WHERE term >= ?1 AND term < ?2 LIMIT ?3")?;
-    while !rest.is_empty() {
-        let (term, phrase, next) = if let Some(r) = rest.strip_prefix('"') {
-            let end = r.find('"').unwrap_or(r.len());
-            (&r[..end], true, r.get(end + 1..).unwrap_or(""))
-        } else {
-            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            (&rest[..end], false, &rest[end..])
-        };
-        rest = next.trim_start();
-        if term.trim().is_empty() {
-            continue;
-        }
+    for (term, phrase) in keyword_terms(keywords) {
         if phrase {
             parts.push(format!("\"{}\"", term.replace('"', "\"\"")));
             continue;
@@ -627,7 +630,12 @@ struct Plan<'a> {
 /// that tests can force either plan; results never depend on it.)
 pub(super) static RARE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(5_000);
 
-impl Plan<'_> {
+impl<'a> Plan<'a> {
+    /// Every test as a set: for counting, and for facets (which visit every match).
+    fn sets(now: i64, none: &'a std::collections::HashSet<String>) -> Plan<'a> {
+        Plan { now, rare_tags: none, rare_keywords: false, rare_other: false, keyword_exact: None, in_form: true }
+    }
+
     fn drives(&self) -> bool {
         !self.rare_tags.is_empty() || self.rare_keywords || self.rare_other
     }
@@ -647,14 +655,7 @@ struct Probe {
 fn probe(c: &Connection, q: &SearchQuery) -> Result<Probe> {
     let limit = RARE.load(std::sync::atomic::Ordering::Relaxed);
     let none = std::collections::HashSet::new();
-    let counting = Plan {
-        now: q.now,
-        rare_tags: &none,
-        rare_keywords: false,
-        rare_other: false,
-        keyword_exact: None,
-        in_form: true,
-    };
+    let counting = Plan::sets(q.now, &none);
     let count = |sql: &str, args: &[Sql]| -> Result<bool> {
         let mut args = args.to_vec();
         args.push((limit + 1).into());
@@ -865,14 +866,7 @@ pub(super) fn facets(c: &Connection, q: &SearchQuery) -> Result<Facets> {
     use std::collections::HashMap;
     let mut args: Vec<Sql> = Vec::new();
     let none = std::collections::HashSet::new();
-    let plan = Plan {
-        now: q.now,
-        rare_tags: &none,
-        rare_keywords: false,
-        rare_other: false,
-        keyword_exact: None,
-        in_form: true,
-    };
+    let plan = Plan::sets(q.now, &none);
     let (filter, exact) = where_clause(q, &mut args, &plan);
     let (raw, join) = if exact {
         ("NULL, NULL", "")
