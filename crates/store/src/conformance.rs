@@ -456,6 +456,12 @@ fn documents(s: &dyn Store) {
     assert!(!s.delete_doc("collection", "c1").unwrap());
     assert!(s.doc("collection", "c1").unwrap().is_none());
     assert!(s.doc("status", "c1").unwrap().is_some());
+    // Several changes in one call, removals included.
+    s.write_docs(&[("k", "b", Some("{\"v\":2}")), ("k", "c", Some("{}")), ("k", "a", None), ("k", "zz", None)])
+        .unwrap();
+    assert_eq!(s.doc("k", "b").unwrap().as_deref(), Some("{\"v\":2}"));
+    assert!(s.doc("k", "a").unwrap().is_none());
+    assert!(s.doc("k", "c").unwrap().is_some());
 }
 
 fn head_follows_every_write(s: &dyn Store) {

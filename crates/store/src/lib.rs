@@ -422,6 +422,8 @@ pub trait Store: Send + Sync {
     fn docs(&self, kind: &str) -> Result<Vec<(String, String)>>;
     /// Removes a document; false when there was none.
     fn delete_doc(&self, kind: &str, id: &str) -> Result<bool>;
+    /// Writes (`Some`) and removes (`None`) documents, `(kind, id, doc)`, in one transaction.
+    fn write_docs(&self, changes: &[(&str, &str, Option<&str>)]) -> Result<()>;
 
     /// Stores a token by its hash (tokens themselves are never stored).
     fn put_token(&self, token_hash: &[u8; 32], name: &str, role: &str) -> Result<()>;

@@ -803,6 +803,24 @@ impl Store for SqliteStore {
         self.write(|tx| Ok(tx.execute("DELETE FROM docs WHERE kind = ?1 AND id = ?2", [kind, id])? > 0))
     }
 
+    fn write_docs(&self, changes: &[(&str, &str, Option<&str>)]) -> Result<()> {
+        self.write(|tx| {
+            let mut put = tx.prepare_cached(
+                "INSERT INTO docs (kind, id, created, doc) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc",
+            )?;
+            let mut del = tx.prepare_cached("DELETE FROM docs WHERE kind = ?1 AND id = ?2")?;
+            let now = now_micros();
+            for (kind, id, doc) in changes {
+                match doc {
+                    Some(d) => put.execute(params![kind, id, now, d])?,
+                    None => del.execute(params![kind, id])?,
+                };
+            }
+            Ok(())
+        })
+    }
+
     fn put_token(&self, token_hash: &[u8; 32], name: &str, role: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute(
