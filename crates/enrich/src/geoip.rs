@@ -186,6 +186,10 @@ impl GeoIp {
             }
             fill(&mut g.as_org, r.autonomous_system_organization);
         }
+        // Databases with codes only (ip-location-db) still give a name.
+        if g.country_name.is_none() {
+            g.country_name = g.country_iso.as_deref().and_then(crate::countries::country_name).map(str::to_string);
+        }
         (!g.is_empty()).then_some(g)
     }
 }

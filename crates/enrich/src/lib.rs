@@ -7,6 +7,7 @@
 //! replaced on disk is picked up without a restart. Enrichment describes an object; it
 //! never changes the STIX object or its `modified`.
 
+pub mod countries;
 pub mod geoip;
 #[doc(hidden)]
 pub mod mmdb_writer;
