@@ -304,7 +304,7 @@ pub struct Graph {
 /// Walks relationships and sightings breadth-first from `id`.
 pub fn neighbourhood(store: &dyn Store, id: &str, depth: usize, max_nodes: usize) -> Result<Option<Graph>, String> {
     let err = |e: cairn_store::StoreError| e.to_string();
-    while store.refresh_search(crate::search::CATCH_UP_BEFORE_SEARCH).map_err(err)?.lag > 0 {}
+    store.refresh_search(crate::search::CATCH_UP_BEFORE_SEARCH).map_err(err)?;
     let Some(root) = store.current(id).map_err(err)? else { return Ok(None) };
     let mut g = Graph::default();
     let summary = |raw: &str| -> Value {
