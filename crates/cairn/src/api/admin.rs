@@ -6,21 +6,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{blocking, ApiError, Caller, SharedState};
+use super::{blocking, blocking_or, ApiError, Caller, SharedState};
 use crate::auth::Role;
 use crate::connector::{self, ConnectorConfig};
 use crate::taxii::{self, CollectionConfig};
-
-/// Runs a blocking operation whose error is the caller's to fix (answered with `status`).
-async fn blocking_or<T: Send + 'static>(
-    status: StatusCode,
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiError::new(status, e))
-}
 
 pub async fn list_collections(State(state): State<SharedState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;

@@ -10,21 +10,10 @@ use cairn_store::AuditQuery;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{blocking, query_lists, single, ApiError, Caller, SharedState};
+use super::{blocking, blocking_map, blocking_or, query_lists, single, ApiError, Caller, SharedState};
 use crate::auth::Role;
 use crate::curation::{self, create, EditError};
 use crate::ingestion_rules::{self as rules, IngestionRule};
-
-/// Runs blocking work whose error is the caller's to fix (answered with `status`).
-async fn blocking_or<T: Send + 'static>(
-    status: StatusCode,
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiError::new(status, e))
-}
 
 fn parse_rule(body: Value) -> Result<IngestionRule, ApiError> {
     serde_json::from_value(body)
@@ -94,15 +83,16 @@ pub async fn put_rule(
     caller.require(Role::Admin)?;
     let new = parse_rule(body)?;
     let store = state.pipeline.store().clone();
-    let (rule, set) = tokio::task::spawn_blocking(move || {
-        rules::modify(store.as_ref(), &id, |r| {
-            *r = new;
-            Ok(())
-        })
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(rule_error)?;
+    let (rule, set) = blocking_map(
+        move || {
+            rules::modify(store.as_ref(), &id, |r| {
+                *r = new;
+                Ok(())
+            })
+        },
+        rule_error,
+    )
+    .await?;
     Ok(Json(json!({"rule": rule, "ruleset_version": set.version})).into_response())
 }
 
@@ -113,10 +103,7 @@ pub async fn delete_rule(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     let store = state.pipeline.store().clone();
-    let (rule, set) = tokio::task::spawn_blocking(move || rules::remove(store.as_ref(), &id))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(rule_error)?;
+    let (rule, set) = blocking_map(move || rules::remove(store.as_ref(), &id), rule_error).await?;
     Ok(Json(json!({"deleted": rule.id, "ruleset_version": set.version})).into_response())
 }
 
@@ -144,14 +131,15 @@ pub async fn dry_run_saved(
     caller.require(Role::Reader)?;
     let sample: usize = single(&query_lists(query.as_deref()), "sample")?.unwrap_or(10);
     let store = state.pipeline.store().clone();
-    let d = tokio::task::spawn_blocking(move || {
-        let set = rules::load(store.as_ref())?;
-        let rule = set.find(&id).ok_or_else(|| format!("no ingestion rule with id or name '{id}'"))?;
-        rules::dry_run(store.as_ref(), rule, sample.min(1000))
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(rule_error)?;
+    let d = blocking_map(
+        move || {
+            let set = rules::load(store.as_ref())?;
+            let rule = set.find(&id).ok_or_else(|| format!("no ingestion rule with id or name '{id}'"))?;
+            rules::dry_run(store.as_ref(), rule, sample.min(1000))
+        },
+        rule_error,
+    )
+    .await?;
     Ok(Json(json!(d)).into_response())
 }
 
@@ -164,14 +152,15 @@ pub async fn apply_rule(
     caller.require(Role::Admin)?;
     let pipeline = state.pipeline.clone();
     let actor = format!("user:{}", caller.0.name);
-    let a = tokio::task::spawn_blocking(move || {
-        let set = rules::load(pipeline.store().as_ref())?;
-        let rule = set.find(&id).ok_or_else(|| format!("no ingestion rule with id or name '{id}'"))?.clone();
-        rules::apply_to_stored(&pipeline, &rule, &actor)
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(rule_error)?;
+    let a = blocking_map(
+        move || {
+            let set = rules::load(pipeline.store().as_ref())?;
+            let rule = set.find(&id).ok_or_else(|| format!("no ingestion rule with id or name '{id}'"))?.clone();
+            rules::apply_to_stored(&pipeline, &rule, &actor)
+        },
+        rule_error,
+    )
+    .await?;
     Ok(Json(json!(a)).into_response())
 }
 
@@ -196,10 +185,7 @@ pub async fn patch_object(
     };
     let pipeline = state.pipeline.clone();
     let actor = format!("user:{}", caller.0.name);
-    let edited = tokio::task::spawn_blocking(move || curation::edit(&pipeline, &id, &patch, &actor))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(edit_error)?;
+    let edited = blocking_map(move || curation::edit(&pipeline, &id, &patch, &actor), edit_error).await?;
     Ok(Json(json!({"object": edited})).into_response())
 }
 
@@ -212,10 +198,7 @@ pub async fn revoke_object(
     let pipeline = state.pipeline.clone();
     let actor = format!("user:{}", caller.0.name);
     let patch = json!({"revoked": true}).as_object().cloned().expect("an object");
-    let edited = tokio::task::spawn_blocking(move || curation::edit(&pipeline, &id, &patch, &actor))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(edit_error)?;
+    let edited = blocking_map(move || curation::edit(&pipeline, &id, &patch, &actor), edit_error).await?;
     Ok(Json(json!({"object": edited})).into_response())
 }
 
@@ -227,10 +210,7 @@ pub async fn object_origin(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Reader)?;
     let store = state.pipeline.store().clone();
-    let o = tokio::task::spawn_blocking(move || curation::origin(store.as_ref(), &id))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(edit_error)?;
+    let o = blocking_map(move || curation::origin(store.as_ref(), &id), edit_error).await?;
     Ok(Json(json!(o)).into_response())
 }
 
@@ -344,10 +324,7 @@ pub async fn create_object(
     let (draft, relationships) = split_create_body(body)?;
     let pipeline = state.pipeline.clone();
     let actor = format!("user:{}", caller.0.name);
-    let created = tokio::task::spawn_blocking(move || create::create(&pipeline, draft, &relationships, &actor))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(create_error)?;
+    let created = blocking_map(move || create::create(&pipeline, draft, &relationships, &actor), create_error).await?;
     Ok((StatusCode::CREATED, Json(json!(created))).into_response())
 }
 
@@ -395,20 +372,21 @@ pub async fn duplicate(
     let (overrides, relationships) = split_create_body(body)?;
     let pipeline = state.pipeline.clone();
     let actor = format!("user:{}", caller.0.name);
-    let created = tokio::task::spawn_blocking(move || {
-        let Some(mut draft) =
-            create::duplicate_template(pipeline.store().as_ref(), &id).map_err(create::CreateError::Store)?
-        else {
-            return Err(create::CreateError::Invalid(vec![format!(
-                "no object {id} to duplicate (unknown or deleted)"
-            )]));
-        };
-        draft.extend(overrides);
-        create::create(&pipeline, draft, &relationships, &actor)
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(create_error)?;
+    let created = blocking_map(
+        move || {
+            let Some(mut draft) =
+                create::duplicate_template(pipeline.store().as_ref(), &id).map_err(create::CreateError::Store)?
+            else {
+                return Err(create::CreateError::Invalid(vec![format!(
+                    "no object {id} to duplicate (unknown or deleted)"
+                )]));
+            };
+            draft.extend(overrides);
+            create::create(&pipeline, draft, &relationships, &actor)
+        },
+        create_error,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(json!(created))).into_response())
 }
 
@@ -433,12 +411,11 @@ pub async fn build_relationships(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not a relationship request: {e}")))?;
     let pipeline = state.pipeline.clone();
     let actor = format!("user:{}", caller.0.name);
-    let created = tokio::task::spawn_blocking(move || {
-        create::build_relationships(&pipeline, &req.source_ref, &req.targets, &req.common, &actor)
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(create_error)?;
+    let created = blocking_map(
+        move || create::build_relationships(&pipeline, &req.source_ref, &req.targets, &req.common, &actor),
+        create_error,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(json!(created))).into_response())
 }
 

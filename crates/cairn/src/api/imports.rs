@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::{query_lists, single, ApiError, Caller, SharedState};
+use super::{blocking_map, query_lists, single, ApiError, Caller, SharedState};
 use crate::auth::Role;
 use crate::imports::{self, Format, ImportRequest};
 
@@ -45,10 +45,7 @@ pub async fn create(
     }
     let pipeline = state.pipeline.clone();
     let req = ImportRequest { source, file_name, format, all_or_nothing, by: format!("user:{}", caller.0.name) };
-    let record = tokio::task::spawn_blocking(move || imports::run(&pipeline, req, std::io::Cursor::new(body)))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(bad)?;
+    let record = blocking_map(move || imports::run(&pipeline, req, std::io::Cursor::new(body)), bad).await?;
     let mut out = json!(record.summary());
     out["errors"] = json!(record.errors.iter().take(100).collect::<Vec<_>>());
     Ok((StatusCode::CREATED, Json(out)).into_response())
@@ -57,20 +54,17 @@ pub async fn create(
 pub async fn list(State(state): State<SharedState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Reader)?;
     let store = state.pipeline.store().clone();
-    let all = tokio::task::spawn_blocking(move || imports::list(store.as_ref()))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let all =
+        blocking_map(move || imports::list(store.as_ref()), |e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))
+            .await?;
     Ok(Json(json!({ "imports": all })).into_response())
 }
 
 async fn load(state: &SharedState, id: String) -> Result<imports::ImportRecord, ApiError> {
     let store = state.pipeline.store().clone();
     let lookup = id.clone();
-    tokio::task::spawn_blocking(move || imports::get(store.as_ref(), &lookup))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?
+    blocking_map(move || imports::get(store.as_ref(), &lookup), |e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))
+        .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no import {id}")))
 }
 

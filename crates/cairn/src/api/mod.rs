@@ -199,6 +199,22 @@ impl FromRequestParts<SharedState> for Caller {
     }
 }
 
+/// Runs blocking work off the async runtime; its error becomes the response `map` makes.
+async fn blocking_map<T: Send + 'static, E: Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+    map: impl FnOnce(E) -> ApiError,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?.map_err(map)
+}
+
+/// Runs blocking work whose error is the caller's to fix (answered with `status`).
+async fn blocking_or<T: Send + 'static>(
+    status: StatusCode,
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, ApiError> {
+    blocking_map(f, |e| ApiError::new(status, e)).await
+}
+
 /// Runs blocking store work off the async runtime.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> cairn_store::Result<T> + Send + 'static,
