@@ -635,7 +635,8 @@ async fn geoip_enrichment_in_the_background_and_on_demand() {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
     let token = auth::create_token(store.as_ref(), "carl", Role::Contributor).unwrap();
     let mut state = AppState::new(Pipeline::new(store.clone()), ApiConfig::default()).unwrap();
-    let enricher = Arc::new(cairn::enrichment::Enricher { geoip: cairn_enrich::GeoIp::open(&[db]).unwrap() });
+    let enricher =
+        Arc::new(cairn::enrichment::Enricher { geoip: Some(cairn_enrich::GeoIp::open(&[db]).unwrap()), whois: None });
     state.enricher = Some(enricher.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -275,12 +275,10 @@ pub struct ServeArgs {
     /// Largest TAXII request body, in bytes (the API root's max_content_length).
     #[arg(long, default_value_t = 100 * 1024 * 1024)]
     pub taxii_max_content_length: u64,
-    /// A MaxMind-format GeoIP database (country, city or ASN; GeoLite2, DB-IP or
-    /// ip-location-db layouts), repeatable: new intelligence is enriched in the background
-    /// and `POST /api/v1/objects/{id}/enrich` enriches on demand. A file replaced on disk
-    /// (by rename, as geoipupdate does) is picked up without a restart.
-    #[arg(long = "geoip-db")]
-    pub geoip_db: Vec<PathBuf>,
+    /// Enrichment (GeoIP databases, WhoIs): new intelligence is enriched in the
+    /// background and `POST /api/v1/objects/{id}/enrich` enriches on demand.
+    #[command(flatten)]
+    pub enrich: crate::enrichment::EnrichOptions,
     /// Largest CSV file import over the API, in bytes (Sentinel: 50 MB).
     #[arg(long, default_value_t = 50_000_000)]
     pub import_max_csv_bytes: u64,
@@ -460,7 +458,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 matches_log: a.matches_log.unwrap_or_else(|| data.join("matches.jsonl")),
                 flush_every: std::time::Duration::from_secs(a.watch_flush_secs),
             });
-            crate::server::serve(Pipeline::new(store), a.listen, config, watch, a.geoip_db)?;
+            crate::server::serve(Pipeline::new(store), a.listen, config, watch, a.enrich)?;
             Ok(0)
         }
         Command::Import(a) => import(&data, a),
@@ -877,18 +875,29 @@ fn validate(a: ValidateArgs) -> anyhow::Result<i32> {
 pub struct EnrichArgs {
     /// Objects to enrich, by id.
     pub ids: Vec<String>,
-    /// Every indicator and address object not enriched yet (what the server does in the
-    /// background).
-    #[arg(long, conflicts_with = "ids")]
+    /// Every object not enriched yet (what the server does in the background), then the
+    /// queued WhoIs lookups.
+    #[arg(long, conflicts_with_all = ["ids", "where_", "condition"])]
     pub all: bool,
-    /// A MaxMind-format GeoIP database (repeatable).
-    #[arg(long = "geoip-db", required = true)]
-    pub geoip_db: Vec<PathBuf>,
+    /// Objects of this type that match the --where/--condition query.
+    #[arg(long = "type", default_value = "indicator")]
+    pub object_type: String,
+    /// Enrich the current objects matching "FIELD OPERATOR VALUE" (repeatable, ANDed),
+    /// as in search and ingestion rules: --where "tags ArrayContains apt29".
+    #[arg(long = "where", conflicts_with = "ids")]
+    pub where_: Vec<String>,
+    /// The query as a condition tree in JSON, ANDed with --where.
+    #[arg(long, conflicts_with = "ids")]
+    pub condition: Option<String>,
+    #[command(flatten)]
+    pub sources: crate::enrichment::EnrichOptions,
 }
 
 fn enrich(data: &Path, a: EnrichArgs) -> anyhow::Result<i32> {
     let store = open_store(data)?;
-    let e = crate::enrichment::Enricher { geoip: cairn_enrich::GeoIp::open(&a.geoip_db)? };
+    let Some(e) = a.sources.enricher()? else {
+        anyhow::bail!("nothing to enrich with: give --geoip-db FILE and/or --whois");
+    };
     if a.all {
         let mut total = 0;
         loop {
@@ -898,14 +907,24 @@ fn enrich(data: &Path, a: EnrichArgs) -> anyhow::Result<i32> {
                 break;
             }
         }
-        println!("{}", serde_json::json!({ "versions_read": total }));
+        let lookups = e.whois_step(store.as_ref(), std::time::Duration::from_secs(600)).map_err(anyhow::Error::msg)?;
+        let pending = crate::enrichment::Enricher::pending(store.as_ref()).map_err(anyhow::Error::msg)?;
+        println!(
+            "{}",
+            serde_json::json!({ "versions_read": total, "whois_lookups": lookups, "whois_pending": pending })
+        );
         return Ok(0);
     }
-    if a.ids.is_empty() {
-        anyhow::bail!("name objects to enrich, or --all");
+    let mut ids = a.ids.clone();
+    if !a.where_.is_empty() || a.condition.is_some() {
+        let condition = crate::rule_cli::condition_of(&a.where_, a.condition.as_deref())?;
+        ids = crate::search::select_ids(store.as_ref(), &a.object_type, condition).map_err(anyhow::Error::msg)?;
+        eprintln!("{} {} objects match", ids.len(), a.object_type);
+    } else if ids.is_empty() {
+        anyhow::bail!("name objects to enrich, or give --where/--condition, or --all");
     }
     let mut missing = false;
-    for id in &a.ids {
+    for id in &ids {
         if store.current(id)?.is_none() {
             eprintln!("no object {id} (unknown or deleted)");
             missing = true;

@@ -107,15 +107,7 @@ impl RuleSpec {
             return serde_json::from_str(&text).map_err(|e| anyhow!("not an ingestion rule: {e}"));
         }
         let name = self.name.ok_or_else(|| anyhow!("give the rule a --name (or pass it as --json/--file)"))?;
-        let mut parts = Vec::new();
-        for c in &self.clauses {
-            parts.push(Condition::Clause(parse_clause(c).with_context(|| format!("--where \"{c}\""))?));
-        }
-        if let Some(c) = &self.condition {
-            let v: Value = serde_json::from_str(c).context("--condition is not JSON")?;
-            parts.push(Condition::from_json(&v).map_err(|e| anyhow!("--condition: {e}"))?);
-        }
-        let condition = if parts.len() == 1 { parts.pop().expect("one") } else { Condition::All(parts) };
+        let condition = condition_of(&self.clauses, self.condition.as_deref())?;
         let edit = Edit {
             extend_valid_until_days: self.extend_valid_until_days,
             set_valid_until: self.set_valid_until,
@@ -270,4 +262,17 @@ fn toggle(store: &dyn cairn_store::Store, rule: &str, on: bool) -> anyhow::Resul
 /// Who ran the CLI, for the audit log.
 fn whoami() -> String {
     std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into())
+}
+
+/// A condition from `--where "FIELD OP VALUE"` clauses and a `--condition` JSON tree, ANDed.
+pub(crate) fn condition_of(clauses: &[String], json: Option<&str>) -> anyhow::Result<Condition> {
+    let mut parts = Vec::new();
+    for c in clauses {
+        parts.push(Condition::Clause(parse_clause(c).with_context(|| format!("--where \"{c}\""))?));
+    }
+    if let Some(c) = json {
+        let v: Value = serde_json::from_str(c).context("--condition is not JSON")?;
+        parts.push(Condition::from_json(&v).map_err(|e| anyhow!("--condition: {e}"))?);
+    }
+    Ok(if parts.len() == 1 { parts.pop().expect("one") } else { Condition::All(parts) })
 }

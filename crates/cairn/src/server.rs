@@ -22,16 +22,18 @@ pub fn serve(
     listen: SocketAddr,
     config: ApiConfig,
     watch: Option<WatchConfig>,
-    geoip: Vec<std::path::PathBuf>,
+    enrich: crate::enrichment::EnrichOptions,
 ) -> anyhow::Result<()> {
-    let mut state = AppState::new(pipeline, config)?;
-    if !geoip.is_empty() {
-        let geoip = cairn_enrich::GeoIp::open(&geoip)?;
-        for (path, kind) in geoip.describe() {
-            eprintln!("GeoIP database {path} ({kind})");
+    let enricher = enrich.enricher()?.map(Arc::new);
+    let pipeline = match &enricher {
+        Some(e) => {
+            let facts = e.fact_source(pipeline.store().clone());
+            pipeline.with_facts(facts)
         }
-        state.enricher = Some(Arc::new(crate::enrichment::Enricher { geoip }));
-    }
+        None => pipeline,
+    };
+    let mut state = AppState::new(pipeline, config)?;
+    state.enricher = enricher;
     let state = Arc::new(state);
     let watcher = match watch {
         Some(w) => {

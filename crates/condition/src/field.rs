@@ -37,6 +37,58 @@ pub enum Field {
     Revoked,
     /// Any property, by JSON path (`$.x_score`, `$.external_references[*].source_name`).
     Path(JsonPath),
+    /// What enrichment found out about the object (GeoIP, WhoIs), kept beside it:
+    /// `enrichment.country`, `enrichment.asn`, …
+    Enrichment(Fact),
+}
+
+/// An enrichment fact a condition can test. An object has each fact once per address or
+/// domain it is about (an indicator for two addresses has two countries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fact {
+    /// ISO 3166 code of the address's country (GeoIP).
+    Country,
+    /// Autonomous system number announcing the address (GeoIP), without `AS`.
+    Asn,
+    /// The autonomous system's organisation (GeoIP).
+    AsOrg,
+    City,
+    /// The domain's registrar (WhoIs).
+    Registrar,
+    /// The domain registrant's organisation, where public (WhoIs).
+    RegistrantOrg,
+    RegistrantCountry,
+    /// The organisation holding the address block (WhoIs).
+    NetworkOrg,
+    /// A domain registered less than 30 days before the indicator's `valid_from`.
+    NewlyRegisteredDomain,
+}
+
+impl Fact {
+    /// Every fact, with its name (as the facts object and conditions spell it).
+    pub const ALL: &'static [(&'static str, Fact)] = &[
+        ("country", Fact::Country),
+        ("asn", Fact::Asn),
+        ("as_org", Fact::AsOrg),
+        ("city", Fact::City),
+        ("registrar", Fact::Registrar),
+        ("registrant_org", Fact::RegistrantOrg),
+        ("registrant_country", Fact::RegistrantCountry),
+        ("network_org", Fact::NetworkOrg),
+        ("newly_registered_domain", Fact::NewlyRegisteredDomain),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Fact::ALL.iter().find(|(_, f)| *f == self).map(|(n, _)| *n).expect("every fact is named")
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            Fact::Asn => Kind::Number,
+            Fact::NewlyRegisteredDomain => Kind::Bool,
+            _ => Kind::Text,
+        }
+    }
 }
 
 /// What a field holds, which decides how values compare.
@@ -100,6 +152,17 @@ impl Field {
         if s.starts_with('$') {
             return JsonPath::parse(s).map(Field::Path);
         }
+        if let Some(f) = s.strip_prefix("enrichment.").or_else(|| s.strip_prefix("Enrichment.")) {
+            let lower = f.to_ascii_lowercase();
+            return Fact::ALL
+                .iter()
+                .find(|(n, _)| *n == lower || n.replace('_', "") == lower)
+                .map(|(_, f)| Field::Enrichment(*f))
+                .ok_or_else(|| {
+                    let names: Vec<String> = Fact::ALL.iter().map(|(n, _)| format!("enrichment.{n}")).collect();
+                    format!("unknown enrichment field '{s}'; use one of {}", names.join(", "))
+                });
+        }
         let lower = s.to_ascii_lowercase();
         let canonical = ALIASES.iter().find(|(a, _)| *a == lower).map_or(lower.as_str(), |(_, c)| c);
         let squashed: String = canonical.chars().filter(|c| *c != '_' && *c != ' ').collect();
@@ -109,13 +172,17 @@ impl Field {
             .map(|(_, f)| f.clone())
             .ok_or_else(|| {
                 let names: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
-                format!("unknown field '{s}'; use one of {}, or a JSON path such as $.x_score", names.join(", "))
+                format!(
+                    "unknown field '{s}'; use one of {}, enrichment.FACT, or a JSON path such as $.x_score",
+                    names.join(", ")
+                )
             })
     }
 
     pub fn name(&self) -> Cow<'static, str> {
         match self {
             Field::Path(p) => Cow::Owned(p.text.clone()),
+            Field::Enrichment(f) => Cow::Owned(format!("enrichment.{}", f.name())),
             f => Cow::Borrowed(NAMES.iter().find(|(_, g)| g == f).map(|(n, _)| *n).unwrap_or("?")),
         }
     }
@@ -126,6 +193,7 @@ impl Field {
             Field::Created | Field::Modified | Field::ValidFrom | Field::ValidUntil => Kind::Time,
             Field::Revoked => Kind::Bool,
             Field::Path(_) => Kind::Any,
+            Field::Enrichment(f) => f.kind(),
             _ => Kind::Text,
         }
     }
@@ -160,6 +228,7 @@ impl Field {
                 v => spread(v, f),
             },
             Field::Path(p) => p.any(obj, f),
+            Field::Enrichment(fact) => spread(s.enrichment.and_then(|e| e.get(fact.name())), f),
         }
     }
 }

@@ -36,7 +36,7 @@ use regex::Regex;
 use serde_json::{json, Value};
 
 use field::Val;
-pub use field::{tlp_level_of, tlp_levels, tlp_marking_id, Field, JsonPath, Kind};
+pub use field::{tlp_level_of, tlp_levels, tlp_marking_id, Fact, Field, JsonPath, Kind};
 pub use operator::{Arity, Operator, ALL as OPERATORS};
 pub use time::{parse_offset, parse_time};
 
@@ -336,6 +336,9 @@ pub struct Subject<'a> {
     /// Microseconds since the epoch.
     pub now: i64,
     observables: Cache<'a>,
+    /// The object's enrichment facts, `{"country": ["RU"], "asn": [13335], …}` (see
+    /// [`Fact`]); without them every `enrichment.*` field is absent.
+    enrichment: Option<&'a Value>,
 }
 
 /// The observables of an object's pattern, parsed on first use.
@@ -348,14 +351,20 @@ enum Cache<'a> {
 
 impl<'a> Subject<'a> {
     pub fn new(object: &'a Value, source: &'a str, now: i64) -> Subject<'a> {
-        Subject { object, source, now, observables: Cache::Own(OnceCell::new()) }
+        Subject { object, source, now, observables: Cache::Own(OnceCell::new()), enrichment: None }
     }
 
     /// A subject whose pattern observables live in `cache`, so a caller that evaluates
     /// several conditions over one object (while editing other properties between them)
     /// parses its pattern once.
     pub fn with_cache(object: &'a Value, source: &'a str, now: i64, cache: &'a ObservableCache) -> Subject<'a> {
-        Subject { object, source, now, observables: Cache::Shared(cache) }
+        Subject { object, source, now, observables: Cache::Shared(cache), enrichment: None }
+    }
+
+    /// The subject with its enrichment facts.
+    pub fn with_enrichment(mut self, facts: Option<&'a Value>) -> Subject<'a> {
+        self.enrichment = facts;
+        self
     }
 
     /// The equality comparisons of a STIX pattern, parsed on first use only.
@@ -392,6 +401,11 @@ impl Condition {
             Condition::Not(c) => !c.holds(s),
             Condition::Clause(c) => c.holds(s),
         }
+    }
+
+    /// Whether any clause tests an enrichment fact (callers then fetch the facts).
+    pub fn uses_enrichment(&self) -> bool {
+        self.clauses().iter().any(|c| matches!(c.field, Field::Enrichment(_)))
     }
 
     /// Every clause in the tree, depth first.

@@ -343,3 +343,36 @@ fn objects_without_a_stix_pattern_have_no_observables() {
     assert!(!holds(json!({"field": "observable_key", "operator": "IsNull"}), &indicator()));
     assert!(holds(json!({"field": "observable_key", "operator": "IsNull"}), &obj));
 }
+
+#[test]
+fn enrichment_facts_as_a_table() {
+    let obj = indicator();
+    let facts = json!({"country": ["RU", "NL"], "asn": [13335], "as_org": ["Cloudflare, Inc."],
+                       "registrar": ["Evil Registrar"], "newly_registered_domain": [true]});
+    let table: &[(Value, bool)] = &[
+        (json!({"field": "enrichment.country", "operator": "Equals", "value": "ru"}), true),
+        (json!({"field": "enrichment.country", "operator": "Equals", "values": ["US", "NL"]}), true),
+        (json!({"field": "enrichment.country", "operator": "NotEquals", "value": "RU"}), false),
+        (json!({"field": "enrichment.asn", "operator": "Equals", "value": "13335"}), true),
+        (json!({"field": "enrichment.asn", "operator": "Equals", "value": 13336}), false),
+        (json!({"field": "enrichment.asn", "operator": "GreaterThan", "value": 1000}), true),
+        (json!({"field": "enrichment.as_org", "operator": "StringContains", "value": "cloudflare"}), true),
+        (json!({"field": "enrichment.registrar", "operator": "StringStartsWith", "value": "evil"}), true),
+        (json!({"field": "Enrichment.NewlyRegisteredDomain", "operator": "IsTrue"}), true),
+        (json!({"field": "enrichment.city", "operator": "IsNull"}), true),
+        (json!({"field": "enrichment.network_org", "operator": "Equals", "value": "x"}), false),
+    ];
+    for (c, want) in table {
+        let cond = Condition::from_json(c).unwrap_or_else(|e| panic!("{c}: {e}"));
+        assert!(cond.uses_enrichment());
+        assert_eq!(cond.holds(&Subject::new(&obj, "feed-a", now()).with_enrichment(Some(&facts))), *want, "{c}");
+        // Without facts, nothing is known: only "is absent" holds.
+        let absent = c["operator"] == "IsNull" || c["operator"] == "NotEquals";
+        assert_eq!(cond.holds(&Subject::new(&obj, "feed-a", now())), absent, "{c} without facts");
+        assert_eq!(Condition::from_json(&cond.to_json()).unwrap().to_json(), cond.to_json());
+    }
+    let e =
+        Condition::from_json(&json!({"field": "enrichment.planet", "operator": "Equals", "value": "x"})).unwrap_err();
+    assert!(e.to_string().contains("unknown enrichment field 'enrichment.planet'"), "{e}");
+    assert!(!Condition::from_json(&json!({"field": "tags", "operator": "IsNull"})).unwrap().uses_enrichment());
+}

@@ -1,16 +1,19 @@
-//! Enrichment of IP intelligence: where an address is (country, region, city,
-//! coordinates) and who announces it (autonomous system), from MaxMind-format databases.
+//! Enrichment of IP and domain intelligence: where an address is (country, region,
+//! city, coordinates) and who announces it (autonomous system), from MaxMind-format
+//! databases; who registered a domain or holds an address block, over RDAP/WHOIS.
 //!
 //! Key design decision: offline first. Lookups read memory-mapped database files the
 //! admin provides (any mix of country, city and ASN databases, from MaxMind, DB-IP or
 //! ip-location-db), so enrichment needs no network, costs microseconds, and a database
 //! replaced on disk is picked up without a restart. Enrichment describes an object; it
-//! never changes the STIX object or its `modified`.
+//! never changes the STIX object or its `modified`. WhoIs is the one part that needs
+//! the network; it is opt-in, rate-limited per registry and never on the ingest path.
 
 pub mod countries;
 pub mod geoip;
 #[doc(hidden)]
 pub mod mmdb_writer;
+pub mod whois;
 
 use std::net::IpAddr;
 
@@ -48,6 +51,56 @@ pub fn addresses(obj: &Value) -> Vec<IpAddr> {
     out.sort();
     out.dedup();
     out
+}
+
+/// The host names an object is about: a `domain-name` SCO's value, the host of a `url`,
+/// the domain of an `email-addr`, and the same values in a STIX pattern's comparisons.
+pub fn domains(obj: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let value = |o: &Value| o.get("value").and_then(Value::as_str).map(str::to_string);
+    match obj.get("type").and_then(Value::as_str) {
+        Some(t @ ("domain-name" | "url" | "email-addr")) => out.extend(value(obj).and_then(|v| host_of(t, &v))),
+        Some("indicator") => {
+            let stix = obj.get("pattern_type").and_then(Value::as_str).is_none_or(|t| t == "stix");
+            if let (true, Some(p)) = (stix, obj.get("pattern").and_then(Value::as_str)) {
+                let version = obj.get("pattern_version").or_else(|| obj.get("spec_version")).and_then(Value::as_str);
+                if let Ok(p) =
+                    cairn_pattern::parse(p, cairn_pattern::Version::from_reference_str(version.unwrap_or("2.0")))
+                {
+                    for o in cairn_pattern::observables(&p) {
+                        for t in ["domain-name", "url", "email-addr"] {
+                            if o.key == format!("{t}:value") {
+                                out.extend(host_of(t, &o.value));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The host name in a value of SCO type `t`, lower case; `None` for an address.
+fn host_of(t: &str, v: &str) -> Option<String> {
+    let host = match t {
+        "url" => {
+            let rest = v.split_once("://").map_or(v, |(_, r)| r);
+            let authority = rest.split(['/', '?', '#']).next()?;
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if host.starts_with('[') {
+                return None;
+            }
+            host.split(':').next()?
+        }
+        "email-addr" => v.rsplit_once('@')?.1,
+        _ => v,
+    };
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    (!host.is_empty() && host.parse::<IpAddr>().is_err()).then_some(host)
 }
 
 /// An address, or a CIDR's network address.

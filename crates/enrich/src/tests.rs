@@ -141,6 +141,26 @@ fn addresses_of_objects() {
     }
 }
 
+#[test]
+fn domains_of_objects() {
+    let table = [
+        (json!({"type": "domain-name", "value": "WWW.Example.COM."}), vec!["www.example.com"]),
+        (json!({"type": "url", "value": "https://user@cdn.evil.example:8443/a?b#c"}), vec!["cdn.evil.example"]),
+        (json!({"type": "url", "value": "http://198.51.100.7/x"}), vec![]),
+        (json!({"type": "url", "value": "http://[2001:db8::1]/x"}), vec![]),
+        (json!({"type": "email-addr", "value": "ceo@Phish.example"}), vec!["phish.example"]),
+        (
+            json!({"type": "indicator", "spec_version": "2.1", "pattern_type": "stix",
+                   "pattern": "[domain-name:value = 'a.example' OR url:value = 'http://b.example/x'] AND [email-addr:value = 'x@c.example'] AND [ipv4-addr:value = '1.2.3.4']"}),
+            vec!["a.example", "b.example", "c.example"],
+        ),
+        (json!({"type": "malware", "name": "a.example"}), vec![]),
+    ];
+    for (obj, want) in table {
+        assert_eq!(domains(&obj), want, "{obj}");
+    }
+}
+
 /// libmaxminddb's `mmdblookup`, and a real database, when the test command provides them
 /// (`scripts/test` does); with `CI` set their absence is a failure, not a skip.
 fn oracle() -> Option<(String, Option<std::path::PathBuf>)> {

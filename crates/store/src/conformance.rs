@@ -630,7 +630,25 @@ fn search_population(s: &dyn Store) -> Vec<String> {
     s.ingest(&src("feed-a"), &[cand(&newer)]).unwrap();
     assert!(s.delete(&id_of(&objs[2]), &src("feed-a")).unwrap());
     assert!(s.delete(&id_of(&objs[40]), &src("feed-a")).unwrap());
-    objs.iter().map(id_of).collect()
+    // Enrichment facts for some, written in two rounds so replaced facts are tested too.
+    let ids: Vec<String> = objs.iter().map(id_of).collect();
+    let facts = |n: usize| match n % 4 {
+        0 => Some(json!({"country": ["RU"], "asn": [13335], "as_org": ["Cloudflare, Inc."]})),
+        1 => Some(json!({"country": ["NL", "ru"], "asn": [64500]})),
+        2 if n.is_multiple_of(5) => Some(json!({"registrar": ["Évil Registrar"], "newly_registered_domain": [true]})),
+        2 => Some(json!({"newly_registered_domain": [false], "city": ["Amsterdam"]})),
+        _ => None,
+    };
+    let first: Vec<(&str, Option<Value>)> = ids.iter().enumerate().map(|(n, id)| (id.as_str(), facts(n + 1))).collect();
+    let first: Vec<(&str, Option<&Value>)> = first.iter().map(|(id, f)| (*id, f.as_ref())).collect();
+    s.write_enrichment(&[], &first).unwrap();
+    let second: Vec<(&str, Option<Value>)> = ids.iter().enumerate().map(|(n, id)| (id.as_str(), facts(n))).collect();
+    let second: Vec<(&str, Option<&Value>)> = second.iter().map(|(id, f)| (*id, f.as_ref())).collect();
+    s.write_enrichment(&[("enrichment-test", "x", Some("{}"))], &second).unwrap();
+    assert_eq!(s.doc("enrichment-test", "x").unwrap().as_deref(), Some("{}"));
+    assert_eq!(s.enrichment_facts(&ids[4]).unwrap(), facts(4));
+    assert_eq!(s.enrichment_facts(&ids[3]).unwrap(), None);
+    ids
 }
 
 fn brute(s: &dyn Store, types: &[&str], c: &cairn_condition::Condition, now: i64) -> Vec<String> {
@@ -641,7 +659,8 @@ fn brute(s: &dyn Store, types: &[&str], c: &cairn_condition::Condition, now: i64
         .iter()
         .filter(|v| {
             let obj: Value = serde_json::from_str(&v.raw).unwrap();
-            c.holds(&cairn_condition::Subject::new(&obj, &v.source, now))
+            let facts = s.enrichment_facts(&v.id).unwrap();
+            c.holds(&cairn_condition::Subject::new(&obj, &v.source, now).with_enrichment(facts.as_ref()))
         })
         .map(|v| v.id.clone())
         .collect();
@@ -683,6 +702,17 @@ fn search_agrees_with_the_condition_evaluator(s: &dyn Store) {
         json!({"field": "revoked", "operator": "IsTrue"}),
         json!({"field": "revoked", "operator": "IsFalse"}),
         json!({"field": "id", "operator": "StringEndsWith", "value": "5007"}),
+        json!({"field": "enrichment.country", "operator": "Equals", "value": "ru"}),
+        json!({"field": "enrichment.country", "operator": "NotEquals", "values": ["NL"]}),
+        json!({"field": "enrichment.asn", "operator": "Equals", "values": [13335, "64500"]}),
+        json!({"field": "enrichment.asn", "operator": "GreaterThan", "value": 20000}),
+        json!({"field": "enrichment.registrar", "operator": "Equals", "value": "évil registrar"}),
+        json!({"field": "enrichment.newly_registered_domain", "operator": "IsTrue"}),
+        json!({"field": "enrichment.newly_registered_domain", "operator": "IsFalse"}),
+        json!({"field": "enrichment.city", "operator": "IsNull"}),
+        json!({"field": "enrichment.as_org", "operator": "StringContains", "value": "cloud"}),
+        json!({"any": [{"field": "enrichment.country", "operator": "Equals", "value": "NL"},
+                       {"field": "tags", "operator": "ArrayContains", "value": "apt29"}]}),
         // Not answerable by the index alone: checked against the objects.
         json!({"field": "name", "operator": "MatchesRegex", "value": "^[A-Z]"}),
         json!({"field": "observable_value", "operator": "Equals", "value": "h7.example"}),

@@ -425,6 +425,18 @@ pub trait Store: Send + Sync {
     /// Writes (`Some`) and removes (`None`) documents, `(kind, id, doc)`, in one transaction.
     fn write_docs(&self, changes: &[(&str, &str, Option<&str>)]) -> Result<()>;
 
+    /// Writes documents (as [`Store::write_docs`]) and replaces the enrichment facts of
+    /// each listed object (`None` removes them), in one transaction. Facts are a JSON
+    /// object of arrays, `{"country": ["RU"], "asn": [13335]}` (see
+    /// [`cairn_condition::Fact`]); search conditions on `enrichment.*` read them.
+    fn write_enrichment(
+        &self,
+        docs: &[(&str, &str, Option<&str>)],
+        facts: &[(&str, Option<&serde_json::Value>)],
+    ) -> Result<()>;
+    /// An object's enrichment facts.
+    fn enrichment_facts(&self, id: &str) -> Result<Option<serde_json::Value>>;
+
     /// Stores a token by its hash (tokens themselves are never stored).
     fn put_token(&self, token_hash: &[u8; 32], name: &str, role: &str) -> Result<()>;
     /// The (name, role) a token hash belongs to.
@@ -434,4 +446,24 @@ pub trait Store: Send + Sync {
 /// Microseconds since the Unix epoch, now.
 pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
+}
+
+/// The (key, value-as-text) pairs of a facts object, as the search index keeps them:
+/// strings as they are, numbers and booleans as JSON writes them.
+pub fn fact_pairs(facts: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (k, vs) in facts.as_object().into_iter().flatten() {
+        let vs = match vs {
+            serde_json::Value::Array(a) => a.iter().collect::<Vec<_>>(),
+            v => vec![v],
+        };
+        for v in vs {
+            match v {
+                serde_json::Value::String(s) => out.push((k.clone(), s.clone())),
+                serde_json::Value::Null => {}
+                v => out.push((k.clone(), v.to_string())),
+            }
+        }
+    }
+    out
 }

@@ -394,8 +394,9 @@ async fn delete_object(
     }
 }
 
-/// Enriches an object now (GeoIP for the addresses it is about); the result is stored
-/// beside the object and returned.
+/// Enriches an object now (GeoIP for the addresses it is about, WhoIs for its domains
+/// and addresses where the cache lacks them); the result is stored beside the object
+/// and returned.
 async fn enrich_object(
     State(state): State<SharedState>,
     caller: Caller,
@@ -405,7 +406,7 @@ async fn enrich_object(
     let Some(enricher) = state.enricher.clone() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "no enrichment databases: start the server with --geoip-db FILE",
+            "no enrichment configured: start the server with --geoip-db FILE and/or --whois",
         ));
     };
     let store = state.pipeline.store().clone();

@@ -540,7 +540,7 @@ fn bench_enrich(dbs: &[PathBuf], count: usize) -> anyhow::Result<i32> {
         let with = round % 2 == 1;
         let tmp = tempfile::tempdir()?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(tmp.path())?);
-        let enricher = crate::enrichment::Enricher { geoip: cairn_enrich::GeoIp::open(dbs)? };
+        let enricher = crate::enrichment::Enricher { geoip: Some(cairn_enrich::GeoIp::open(dbs)?), whois: None };
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let start = Instant::now();
         // The server's follower, as `serve --geoip-db` runs it (paced steps), beside the import.

@@ -229,6 +229,11 @@ impl Pipeline {
         Pipeline { rules: Arc::new(RuleBook::new(store.clone())), store }
     }
 
+    /// This pipeline, with ingestion-rule conditions on `enrichment.*` answered by `facts`.
+    pub fn with_facts(self, facts: crate::ingestion_rules::FactSource) -> Pipeline {
+        Pipeline { rules: Arc::new(RuleBook::with_facts(self.store.clone(), facts)), store: self.store }
+    }
+
     /// The ingestion rules in force now.
     pub fn rules(&self) -> Arc<RuleSet> {
         self.rules.current()

@@ -243,6 +243,29 @@ pub struct RuleSet {
     pub version: i64,
     /// Sorted by `order`.
     pub rules: Vec<IngestionRule>,
+    /// Where conditions on `enrichment.*` get an incoming object's facts.
+    #[serde(skip)]
+    pub facts: FactSource,
+}
+
+/// Computes an incoming object's enrichment facts (GeoIP, and WhoIs from the cache, never
+/// the network) for rule conditions on `enrichment.*`. Without one, those fields are
+/// absent. Called only for objects a rule with such a condition looks at.
+#[derive(Clone, Default)]
+pub struct FactSource(Option<Arc<FactFn>>);
+
+type FactFn = dyn Fn(&Value) -> Option<Value> + Send + Sync;
+
+impl FactSource {
+    pub fn new(f: impl Fn(&Value) -> Option<Value> + Send + Sync + 'static) -> FactSource {
+        FactSource(Some(Arc::new(f)))
+    }
+}
+
+impl std::fmt::Debug for FactSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "FactSource(set)" } else { "FactSource(none)" })
+    }
 }
 
 /// What the rules decided about one object.
@@ -279,8 +302,15 @@ impl RuleSet {
         let editable = matches!(category, Category::Sdo | Category::Sro);
         // Edits never change the pattern, so its observables are parsed once per object.
         let observables = ObservableCache::new();
+        let facts: std::cell::OnceCell<Option<Value>> = std::cell::OnceCell::new();
         for rule in self.rules.iter().filter(|r| r.applies(source, &stix_type)) {
-            let subject = Subject::with_cache(obj, &source.name, now, &observables);
+            // Edits do not touch what facts derive from (addresses, domains, valid_from),
+            // so they are computed once per object, and only when a rule asks for them.
+            let f = match &self.facts.0 {
+                Some(get) if rule.condition.uses_enrichment() => facts.get_or_init(|| get(obj)).as_ref(),
+                _ => None,
+            };
+            let subject = Subject::with_cache(obj, &source.name, now, &observables).with_enrichment(f);
             if !rule.condition.holds(&subject) {
                 continue;
             }
@@ -403,11 +433,18 @@ fn position(rules: &[IngestionRule], id_or_name: &str) -> Result<usize, String> 
 pub struct RuleBook {
     store: Arc<dyn Store>,
     cached: Mutex<Arc<RuleSet>>,
+    facts: FactSource,
 }
 
 impl RuleBook {
     pub fn new(store: Arc<dyn Store>) -> RuleBook {
-        RuleBook { store, cached: Mutex::new(Arc::new(RuleSet::empty())) }
+        RuleBook::with_facts(store, FactSource::default())
+    }
+
+    /// A rule book whose sets get enrichment facts from `facts`.
+    pub fn with_facts(store: Arc<dyn Store>, facts: FactSource) -> RuleBook {
+        let empty = RuleSet { facts: facts.clone(), ..RuleSet::empty() };
+        RuleBook { store, cached: Mutex::new(Arc::new(empty)), facts }
     }
 
     /// The rules in force now. A store error keeps the last good set in force (and is
@@ -417,7 +454,7 @@ impl RuleBook {
         match head_version(self.store.as_ref()) {
             Ok(Some(v)) if v != cached.version => match load_version(self.store.as_ref(), v) {
                 Ok(Some(set)) => {
-                    let set = Arc::new(set);
+                    let set = Arc::new(RuleSet { facts: self.facts.clone(), ..set });
                     *self.cached.lock().expect("rule cache") = set.clone();
                     set
                 }
@@ -533,13 +570,18 @@ pub fn scan(
     };
     let mut after = None;
     let mut scanned = 0;
+    let uses_facts = condition.uses_enrichment();
     loop {
         let page = store.list(&filter, after, 1000).map_err(|e| e.to_string())?;
         for v in &page.items {
             scanned += 1;
             let obj: Value =
                 serde_json::from_str(&v.raw).map_err(|e| format!("{}: stored JSON unreadable: {e}", v.id))?;
-            if condition.holds(&Subject::new(&obj, &v.source, now)) {
+            let facts = match uses_facts {
+                true => store.enrichment_facts(&v.id).map_err(|e| e.to_string())?,
+                false => None,
+            };
+            if condition.holds(&Subject::new(&obj, &v.source, now).with_enrichment(facts.as_ref())) {
                 visit(&obj, &v.source)?;
             }
         }

@@ -113,6 +113,16 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 4: the search index (see search.rs).
     search::MIGRATION,
+    // 5: enrichment facts per object (GeoIP, WhoIs), and an index of them for search.
+    r#"
+    CREATE TABLE enrichment_facts (id TEXT PRIMARY KEY, facts TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE enrichment_fact_index (
+        key TEXT NOT NULL,
+        value TEXT NOT NULL COLLATE NOCASE,
+        id TEXT NOT NULL,
+        PRIMARY KEY (key, value, id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The SQLite store. Invariant: all writes go through `writer`, inside `BEGIN IMMEDIATE`
@@ -804,21 +814,51 @@ impl Store for SqliteStore {
     }
 
     fn write_docs(&self, changes: &[(&str, &str, Option<&str>)]) -> Result<()> {
+        self.write(|tx| write_docs_in(tx, changes))
+    }
+
+    fn write_enrichment(
+        &self,
+        docs: &[(&str, &str, Option<&str>)],
+        facts: &[(&str, Option<&serde_json::Value>)],
+    ) -> Result<()> {
         self.write(|tx| {
+            write_docs_in(tx, docs)?;
+            let mut old = tx.prepare_cached("SELECT facts FROM enrichment_facts WHERE id = ?1")?;
+            let mut unindex =
+                tx.prepare_cached("DELETE FROM enrichment_fact_index WHERE key = ?1 AND value = ?2 AND id = ?3")?;
+            let mut index =
+                tx.prepare_cached("INSERT OR IGNORE INTO enrichment_fact_index (key, value, id) VALUES (?1, ?2, ?3)")?;
             let mut put = tx.prepare_cached(
-                "INSERT INTO docs (kind, id, created, doc) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc",
+                "INSERT INTO enrichment_facts (id, facts) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET facts = excluded.facts",
             )?;
-            let mut del = tx.prepare_cached("DELETE FROM docs WHERE kind = ?1 AND id = ?2")?;
-            let now = now_micros();
-            for (kind, id, doc) in changes {
-                match doc {
-                    Some(d) => put.execute(params![kind, id, now, d])?,
-                    None => del.execute(params![kind, id])?,
-                };
+            let mut del = tx.prepare_cached("DELETE FROM enrichment_facts WHERE id = ?1")?;
+            for (id, f) in facts {
+                let before: Option<String> = old.query_row([id], |r| r.get(0)).optional()?;
+                if let Some(b) = before.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()) {
+                    for (k, v) in crate::fact_pairs(&b) {
+                        unindex.execute(params![k, v, id])?;
+                    }
+                }
+                match f {
+                    Some(f) => {
+                        put.execute(params![id, f.to_string()])?;
+                        for (k, v) in crate::fact_pairs(f) {
+                            index.execute(params![k, v, id])?;
+                        }
+                    }
+                    None => {
+                        del.execute([id])?;
+                    }
+                }
             }
             Ok(())
         })
+    }
+
+    fn enrichment_facts(&self, id: &str) -> Result<Option<serde_json::Value>> {
+        self.read(|c| search::facts_of(c, id))
     }
 
     fn put_token(&self, token_hash: &[u8; 32], name: &str, role: &str) -> Result<()> {
@@ -839,6 +879,22 @@ impl Store for SqliteStore {
             .optional()?)
         })
     }
+}
+
+fn write_docs_in(tx: &Transaction<'_>, changes: &[(&str, &str, Option<&str>)]) -> Result<()> {
+    let mut put = tx.prepare_cached(
+        "INSERT INTO docs (kind, id, created, doc) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc",
+    )?;
+    let mut del = tx.prepare_cached("DELETE FROM docs WHERE kind = ?1 AND id = ?2")?;
+    let now = now_micros();
+    for (kind, id, doc) in changes {
+        match doc {
+            Some(d) => put.execute(params![kind, id, now, d])?,
+            None => del.execute(params![kind, id])?,
+        };
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -461,6 +461,10 @@ fn clause(cl: &Clause, args: &mut Vec<Sql>, plan: &Plan<'_>) -> Option<String> {
             _ => return None,
         })
     };
+    if let Field::Enrichment(fact) = cl.field {
+        let positive = enrichment_clause(cl, op, fact, &values, &mut bind)?;
+        return Some(if negated.is_some() { format!("NOT {positive}") } else { positive });
+    }
     let positive = match op {
         IsNull => match cl.field {
             Field::Confidence => "x.confidence = -1".to_string(),
@@ -485,6 +489,52 @@ fn clause(cl: &Clause, args: &mut Vec<Sql>, plan: &Plan<'_>) -> Option<String> {
         }
     };
     Some(if negated.is_some() { format!("NOT {positive}") } else { positive })
+}
+
+/// SQL for a clause on an enrichment fact, over the fact index: equality (text facts
+/// with ASCII values, whole-number ASNs), `IsNull` and `IsTrue`/`IsFalse`. Everything
+/// else is left to the evaluator.
+fn enrichment_clause(
+    cl: &Clause,
+    op: Operator,
+    fact: cairn_condition::Fact,
+    values: &[&str],
+    bind: &mut dyn FnMut(Sql) -> String,
+) -> Option<String> {
+    use cairn_condition::Kind;
+    use Operator::*;
+    let key = bind(fact.name().to_string().into());
+    let has = |value: String, bind: &mut dyn FnMut(Sql) -> String| {
+        format!("x.id IN (SELECT id FROM enrichment_fact_index WHERE key = {key} AND value = {})", bind(value.into()))
+    };
+    match op {
+        IsNull => Some(format!("x.id NOT IN (SELECT id FROM enrichment_fact_index WHERE key = {key})")),
+        IsTrue | IsFalse if fact.kind() == Kind::Bool => Some(has((op == IsTrue).to_string(), bind)),
+        Equals | ArrayContains => {
+            let parts: Option<Vec<String>> = values
+                .iter()
+                .map(|v| {
+                    let v = v.trim();
+                    let text = match fact.kind() {
+                        Kind::Number => v.parse::<u32>().ok()?.to_string(),
+                        Kind::Text if v.is_ascii() => v.to_string(),
+                        _ => return None,
+                    };
+                    Some(has(text, bind))
+                })
+                .collect();
+            let join = if cl.connective == cairn_condition::Connective::And { " AND " } else { " OR " };
+            Some(format!("({})", parts?.join(join)))
+        }
+        _ => None,
+    }
+}
+
+/// An object's enrichment facts.
+pub(super) fn facts_of(c: &Connection, id: &str) -> Result<Option<Value>> {
+    let mut st = c.prepare_cached("SELECT facts FROM enrichment_facts WHERE id = ?1")?;
+    let f: Option<String> = st.query_row([id], |r| r.get(0)).optional()?;
+    Ok(f.and_then(|f| serde_json::from_str(&f).ok()))
 }
 
 /// An FTS5 query from the user's words: each word must occur (as a prefix); a "quoted
@@ -812,6 +862,7 @@ pub(super) fn search(c: &Connection, q: &SearchQuery) -> Result<SearchPage> {
         _ => None,
     };
     let base_args = args.len();
+    let uses_facts = q.condition.uses_enrichment();
     let mut cursor = q.after.as_deref().map(decode_cursor).transpose()?;
     let mut items = Vec::with_capacity(limit);
     let mut next = None;
@@ -847,7 +898,8 @@ pub(super) fn search(c: &Connection, q: &SearchQuery) -> Result<SearchPage> {
             let keep = keyword_rows.as_ref().is_none_or(|k| k.contains(&rid))
                 && (exact || {
                     let obj: Value = serde_json::from_str(&v.raw).unwrap_or(Value::Null);
-                    q.condition.holds(&Subject::new(&obj, &v.source, q.now))
+                    let facts = if uses_facts { facts_of(c, &v.id)? } else { None };
+                    q.condition.holds(&Subject::new(&obj, &v.source, q.now).with_enrichment(facts.as_ref()))
                 });
             if keep {
                 items.push(v);
@@ -871,8 +923,9 @@ pub(super) fn facets(c: &Connection, q: &SearchQuery) -> Result<Facets> {
     let (raw, join) = if exact {
         ("NULL, NULL", "")
     } else {
-        ("v.raw, s.name", "JOIN versions v ON v.seq = x.seq JOIN sources s ON s.id = v.source_id")
+        ("v.raw, s.name, x.id", "JOIN versions v ON v.seq = x.seq JOIN sources s ON s.id = v.source_id")
     };
+    let uses_facts = q.condition.uses_enrichment();
     let sql =
         format!("SELECT x.type, x.source, x.tlp, x.confidence, x.tags, {raw} FROM search x {join} WHERE {filter}");
     let mut st = c.prepare(&sql)?;
@@ -884,7 +937,8 @@ pub(super) fn facets(c: &Connection, q: &SearchQuery) -> Result<Facets> {
             let raw: String = r.get(5)?;
             let source: String = r.get(6)?;
             let obj: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
-            if !q.condition.holds(&Subject::new(&obj, &source, q.now)) {
+            let facts = if uses_facts { facts_of(c, r.get_ref(7)?.as_str().unwrap_or_default())? } else { None };
+            if !q.condition.holds(&Subject::new(&obj, &source, q.now).with_enrichment(facts.as_ref())) {
                 continue;
             }
         }
