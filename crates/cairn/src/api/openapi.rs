@@ -163,7 +163,10 @@ fn paths() -> Vec<(&'static str, Vec<(&'static str, Op)>)> {
         ("/api/v1/objects/{id}/exports", vec![("get", id(op("Where this object was exported", "reader")))]),
         (
             "/api/v1/objects/{id}/enrich",
-            vec![("post", id(op("Enrich now: GeoIP for the addresses the object is about (needs --geoip-db)", "contributor")))],
+            vec![("post", id(op(
+                "Enrich now: GeoIP for the addresses the object is about, WhoIs (RDAP/WHOIS) for its domains and addresses where the cache lacks them (needs --geoip-db and/or --whois)",
+                "contributor",
+            )))],
         ),
         (
             "/api/v1/relationships",
