@@ -1,0 +1,198 @@
+//! Running queries: tables and saved functions by name, limits, results as JSON.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ast::{Function, LetValue};
+use crate::error::{KqlError, Span};
+use crate::plan::{columns, Planner};
+use crate::value::{get, KType, KVal};
+
+/// How much a query may take.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Rows returned at most; the result says when more were cut.
+    pub max_rows: usize,
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_rows: 10_000, timeout: Duration::from_secs(60) }
+    }
+}
+
+/// A column of a result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: &'static str,
+}
+
+/// A query's result: `{"columns": [...], "rows": [[...]], "render": {...}|null}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QueryResult {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Value>>,
+    /// The `render` operator's chart and properties, if the query has one.
+    pub render: Option<Value>,
+    /// More rows than the limit: the rest were not returned.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// Tables (Arrow batches) and saved functions, queried with KQL.
+pub struct Engine {
+    ctx: SessionContext,
+    tables: HashMap<String, Arc<MemTable>>,
+    functions: HashMap<String, Arc<Function>>,
+    pub limits: Limits,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        // Table and column names keep their case, as in Kusto.
+        let config = SessionConfig::new().with_information_schema(false);
+        Engine {
+            ctx: SessionContext::new_with_config(config),
+            tables: HashMap::new(),
+            functions: HashMap::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Adds (or replaces) a table.
+    pub fn add_table(&mut self, name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<(), String> {
+        let t = MemTable::try_new(schema, vec![batches]).map_err(|e| e.to_string())?;
+        self.tables.insert(name.to_string(), Arc::new(t));
+        Ok(())
+    }
+
+    pub fn table_names(&self) -> Vec<String> {
+        let mut n: Vec<String> = self.tables.keys().cloned().collect();
+        n.sort();
+        n
+    }
+
+    /// Saves a function: `(a:string, b:long = 5) { body }` or just a body, as Sentinel's
+    /// saved functions (`ThreatIntelIndicatorsv2`) are written.
+    pub fn add_function(&mut self, name: &str, text: &str) -> Result<(), KqlError> {
+        self.functions.insert(name.to_string(), Arc::new(parse_function(text)?));
+        Ok(())
+    }
+
+    /// Runs a query at `now` (microseconds since the epoch: what `now()` and `ago()`
+    /// count from). Needs a tokio runtime context (DataFusion runs its tasks there).
+    pub fn run(&self, text: &str, now: i64) -> Result<QueryResult, KqlError> {
+        let q = crate::parse(text)?;
+        let deadline = std::time::Instant::now() + self.limits.timeout;
+        let timeout = self.limits.timeout;
+        let collect = move |df: DataFrame| -> Result<Vec<Vec<KVal>>, String> {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let batches = run_with_timeout(df, left).map_err(|e| e.replace("{timeout}", &format!("{timeout:?}")))?;
+            Ok(rows_of(&batches))
+        };
+        let tables = |n: &str| self.tables.get(n).and_then(|t| self.ctx.read_table(t.clone()).ok());
+        let mut p = Planner {
+            ctx: &self.ctx,
+            tables: &tables,
+            table_names: self.table_names(),
+            saved_functions: &self.functions,
+            scopes: vec![HashMap::new()],
+            now,
+            render: None,
+            collect: &collect,
+        };
+        p.lets(&q.lets)?;
+        let df = p.tabular(&q.body)?;
+        let cols = columns(&df);
+        let df = df.limit(0, Some(self.limits.max_rows + 1)).map_err(crate::plan::df_err(q.body.span))?;
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let batches = run_with_timeout(df, left)
+            .map_err(|m| KqlError::at(q.body.span, m.replace("{timeout}", &format!("{timeout:?}"))))?;
+        let mut rows = Vec::new();
+        for b in &batches {
+            for r in 0..b.num_rows() {
+                rows.push(
+                    b.columns()
+                        .iter()
+                        .map(|c| json_of(get(c.as_ref(), r), KType::of(c.data_type())))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        let truncated = rows.len() > self.limits.max_rows;
+        rows.truncate(self.limits.max_rows);
+        let render = p.render.map(|(chart, props)| {
+            let mut m = serde_json::Map::new();
+            m.insert("chart".into(), Value::String(chart));
+            for (k, v) in props {
+                m.insert(k, v.to_json());
+            }
+            Value::Object(m)
+        });
+        Ok(QueryResult {
+            columns: cols.into_iter().map(|(name, t)| Column { name, ty: t.name() }).collect(),
+            rows,
+            render,
+            truncated,
+        })
+    }
+}
+
+fn run_with_timeout(df: DataFrame, left: Duration) -> Result<Vec<RecordBatch>, String> {
+    futures::executor::block_on(async move {
+        match tokio::time::timeout(left, df.collect()).await {
+            Ok(r) => r.map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string()),
+            Err(_) => Err("the query ran longer than its time limit ({timeout})".to_string()),
+        }
+    })
+}
+
+fn rows_of(batches: &[RecordBatch]) -> Vec<Vec<KVal>> {
+    let mut out = Vec::new();
+    for b in batches {
+        for r in 0..b.num_rows() {
+            out.push(b.columns().iter().map(|c| get(c.as_ref(), r)).collect());
+        }
+    }
+    out
+}
+
+/// A result value as JSON: datetimes and timespans as Kusto prints them.
+fn json_of(v: KVal, t: KType) -> Value {
+    match (v, t) {
+        (KVal::Null, _) => Value::Null,
+        (KVal::Str(s), _) => Value::String(s),
+        (v, _) => v.to_json(),
+    }
+}
+
+/// A saved function's text: `(params) { body }`, or a body alone.
+pub fn parse_function(text: &str) -> Result<Function, KqlError> {
+    let t = text.trim();
+    let q = crate::parse(&format!(
+        "let __f = {}; __f",
+        if t.starts_with('(') { t.to_string() } else { format!("() {{ {t} }}") }
+    ))
+    .map_err(|e| KqlError::at(Span::new(e.span.start.saturating_sub(11), e.span.end.saturating_sub(11)), e.message))?;
+    match q.lets.into_iter().next().map(|l| l.value) {
+        Some(LetValue::Function(f)) => Ok(*f),
+        _ => Err(KqlError::at(Span::default(), "not a function: write (params) { body } or a query")),
+    }
+}
