@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod curation;
+mod hunting;
 
 use serde_json::{json, Value};
 

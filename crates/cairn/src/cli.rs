@@ -71,6 +71,12 @@ pub enum Command {
     /// Enrich stored objects now (GeoIP for the addresses they are about); prints each
     /// result as a JSON line.
     Enrich(EnrichArgs),
+    /// Run a KQL query over the threat-intelligence tables (ThreatIntelIndicators,
+    /// ThreatIntelObjects, ThreatIntelligenceIndicator, ThreatIntelSightings).
+    Query(crate::query_cli::QueryArgs),
+    /// Saved KQL functions, called from queries like tables.
+    #[command(subcommand)]
+    Function(crate::query_cli::FunctionCommand),
     /// Ingestion rules: curate what connectors (and, per rule, other sources) deliver.
     #[command(subcommand)]
     Rule(crate::rule_cli::RuleCommand),
@@ -643,6 +649,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Match(a) => crate::match_cli::run(&data, a),
         Command::Rule(r) => crate::rule_cli::run(&data, r),
         Command::Enrich(a) => enrich(&data, a),
+        Command::Query(a) => crate::query_cli::query(&data, a),
+        Command::Function(c) => crate::query_cli::function(&data, c),
         Command::Bench(b) => crate::bench::run(b),
     }
 }

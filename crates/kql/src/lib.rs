@@ -15,6 +15,7 @@ mod functions;
 mod lexer;
 mod parser;
 mod plan;
+pub mod tables;
 mod udf;
 pub mod value;
 

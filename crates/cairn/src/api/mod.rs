@@ -7,6 +7,8 @@
 mod admin;
 mod curation;
 pub mod detect;
+mod hunting;
+use hunting::{delete_function, get_function, put_function};
 mod imports;
 mod openapi;
 mod search;
@@ -66,6 +68,8 @@ pub struct AppState {
     pub detector: crate::detect::watch::SharedDetector,
     /// GeoIP enrichment, when databases are configured (`--geoip-db`).
     pub enricher: Option<Arc<crate::enrichment::Enricher>>,
+    /// KQL over the threat-intelligence tables.
+    pub hunting: Arc<crate::hunting::Hunting>,
     limiter: RateLimiter,
 }
 
@@ -74,6 +78,8 @@ pub type SharedState = Arc<AppState>;
 impl AppState {
     pub fn new(pipeline: Pipeline, config: ApiConfig) -> cairn_store::Result<AppState> {
         let instance_id = pipeline.store().instance_id()?;
+        let hunting =
+            Arc::new(crate::hunting::Hunting::new(pipeline.store().clone()).map_err(cairn_store::StoreError::Invalid)?);
         Ok(AppState {
             auth: Authenticator::new(pipeline.store().clone()),
             pipeline,
@@ -81,6 +87,7 @@ impl AppState {
             instance_id,
             detector: detect::new_shared(),
             enricher: None,
+            hunting,
             limiter: RateLimiter::default(),
         })
     }
@@ -116,6 +123,9 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/tags", get(curation::list_tags).post(curation::bulk_tags))
         .route("/api/v1/audit", get(curation::audit))
         .route("/api/v1/search", post(search::search))
+        .route("/api/v1/query", post(hunting::query))
+        .route("/api/v1/functions", get(hunting::list_functions))
+        .route("/api/v1/functions/{name}", get(get_function).put(put_function).delete(delete_function))
         .route("/api/v1/imports", get(imports::list).post(imports::create))
         .route("/api/v1/imports/{id}", get(imports::get))
         .route("/api/v1/imports/{id}/errors", get(imports::errors))

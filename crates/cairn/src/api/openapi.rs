@@ -251,6 +251,29 @@ fn paths() -> Vec<(&'static str, Vec<(&'static str, Op)>)> {
             vec![("post", op("Search the current objects: condition tree, keywords, sort, keyset pages, facets", "reader").body(reference("Search")))],
         ),
         (
+            "/api/v1/query",
+            vec![(
+                "post",
+                op("Run a KQL query over ThreatIntelIndicators, ThreatIntelObjects, ThreatIntelligenceIndicator and ThreatIntelSightings; a query error answers 400 with its line and column", "reader")
+                    .body(reference("Query"))
+                    .returns(reference("QueryResult")),
+            )],
+        ),
+        ("/api/v1/functions", vec![("get", op("Saved KQL functions", "reader"))]),
+        (
+            "/api/v1/functions/{name}",
+            vec![
+                ("get", op("One saved function", "reader").path("name", "the function's name")),
+                (
+                    "put",
+                    op("Save a KQL function (checked: a parse error answers 400)", "contributor")
+                        .path("name", "the function's name")
+                        .body(reference("SavedFunction")),
+                ),
+                ("delete", op("Delete a saved function", "contributor").path("name", "the function's name")),
+            ],
+        ),
+        (
             "/api/v1/imports",
             vec![
                 ("get", op("File imports, newest first", "reader")),
@@ -348,6 +371,26 @@ fn schemas() -> Value {
                 "applies_to": {"type": "array", "items": {"type": "string", "enum": ["connector", "upload", "file", "taxii"]}}
             },
             "required": ["name", "action"]
+        },
+        "Query": {
+            "type": "object",
+            "properties": {"query": {"type": "string"}, "max_rows": {"type": "integer", "minimum": 0}},
+            "required": ["query"]
+        },
+        "QueryResult": {
+            "type": "object",
+            "properties": {
+                "columns": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "type": {"type": "string"}}}},
+                "rows": {"type": "array", "items": {"type": "array"}},
+                "render": {"type": ["object", "null"]},
+                "truncated": {"type": "boolean"}
+            },
+            "required": ["columns", "rows", "render"]
+        },
+        "SavedFunction": {
+            "type": "object",
+            "properties": {"body": {"type": "string"}, "description": {"type": "string"}},
+            "required": ["body"]
         },
         "Search": {
             "type": "object",

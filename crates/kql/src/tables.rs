@@ -1,0 +1,313 @@
+//! The threat-intelligence tables, as Sentinel defines them, built from the store's
+//! version history: `ThreatIntelIndicators` (one row per equality comparison of each
+//! stored indicator version), `ThreatIntelObjects` (every other object's versions), and
+//! the derived `ThreatIntelligenceIndicator` (legacy) and `ThreatIntelSightings`.
+//!
+//! Rows are kept as Arrow batches and extended with the versions stored since the last
+//! refresh (the store's `seq` is the cursor), so a query never reloads the history.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use cairn_store::{Filter, Store, StoredVersion, VersionSelect};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBuilder, Int64Builder, LargeStringBuilder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use serde_json::{json, Value};
+
+use crate::value::KType;
+use crate::Engine;
+
+pub const INDICATORS: &str = "ThreatIntelIndicators";
+pub const OBJECTS: &str = "ThreatIntelObjects";
+
+/// Sentinel's legacy flattened table, derived from `ThreatIntelIndicators` by its
+/// migration mapping (the `ThreatIntelIndicatorsv2` parser's columns), so old content runs.
+pub const LEGACY: &str = r#"ThreatIntelIndicators
+| extend IndicatorId = Id, ExternalIndicatorId = tostring(Data.id),
+    Action = "", ActivityGroupNames = extract(@"ActivityGroup:(\S+)", 1, tostring(Data.labels)),
+    ConfidenceScore = todouble(Confidence), Description = tostring(Data.description),
+    ExpirationDateTime = ValidUntil, Active = IsActive, ThreatType = tostring(Data.indicator_types[0]),
+    TrafficLightProtocolLevel = tostring(AdditionalFields.TLPLevel),
+    NetworkIP = iff(ObservableKey == "ipv4-addr:value" or ObservableKey == "ipv6-addr:value", ObservableValue, ""),
+    NetworkSourceIP = iff(ObservableKey == "network-traffic:src_ref.value", ObservableValue, ""),
+    NetworkDestinationIP = iff(ObservableKey == "network-traffic:dst_ref.value", ObservableValue, ""),
+    DomainName = iff(ObservableKey == "domain-name:value", ObservableValue, ""),
+    EmailSenderAddress = iff(ObservableKey == "email-addr:value", ObservableValue, ""),
+    Url = iff(ObservableKey == "url:value", ObservableValue, ""),
+    FileHashType = case(ObservableKey has "MD5", "MD5", ObservableKey has "SHA-1", "SHA1", ObservableKey has "SHA-256", "SHA256", ObservableKey has "SHA-512", "SHA512", ""),
+    FileHashValue = iff(ObservableKey has "file:hashes", ObservableValue, ""),
+    FileName = iff(ObservableKey == "file:name", ObservableValue, ""),
+    IndicatorProvider = SourceSystem, ThreatSeverity = toint(Data.extensions["sentinel-ext"].severity)
+| project TimeGenerated, IndicatorId, ExternalIndicatorId, SourceSystem, Action, ActivityGroupNames, ConfidenceScore,
+    Description, ExpirationDateTime, Active, ThreatType, TrafficLightProtocolLevel, Tags, NetworkIP, NetworkSourceIP,
+    NetworkDestinationIP, DomainName, EmailSenderAddress, Url, FileHashType, FileHashValue, FileName,
+    IndicatorProvider, ThreatSeverity, Type = "ThreatIntelligenceIndicator""#;
+
+/// Sightings recorded by matching (`sighting` objects), with their counts and times.
+pub const SIGHTINGS: &str = r#"ThreatIntelObjects
+| where StixType == "sighting"
+| extend SightingOfRef = tostring(Data.sighting_of_ref), Count = tolong(Data["count"]),
+    FirstSeen = todatetime(Data.first_seen), LastSeen = todatetime(Data.last_seen),
+    ObservedDataRefs = Data.observed_data_refs, WhereSightedRefs = Data.where_sighted_refs"#;
+
+fn ts() -> datafusion::arrow::datatypes::DataType {
+    KType::DateTime.arrow()
+}
+
+fn indicator_schema() -> SchemaRef {
+    let s = |n: &str| Field::new(n, KType::String.arrow(), true);
+    let t = |n: &str| Field::new(n, ts(), true);
+    let b = |n: &str| Field::new(n, KType::Bool.arrow(), true);
+    let d = |n: &str| Field::new(n, KType::Dynamic.arrow(), true);
+    Arc::new(Schema::new(vec![
+        s("TenantId"),
+        t("TimeGenerated"),
+        s("Id"),
+        s("SourceSystem"),
+        s("Source"),
+        t("Created"),
+        t("Modified"),
+        t("ValidFrom"),
+        t("ValidUntil"),
+        Field::new("Confidence", KType::Long.arrow(), true),
+        b("IsActive"),
+        b("IsDeleted"),
+        b("Revoked"),
+        s("Pattern"),
+        s("ObservableKey"),
+        s("ObservableValue"),
+        s("Tags"),
+        d("AdditionalFields"),
+        d("Data"),
+        s("LastUpdateMethod"),
+        s("WorkspaceId"),
+        s("Type"),
+    ]))
+}
+
+fn object_schema() -> SchemaRef {
+    let s = |n: &str| Field::new(n, KType::String.arrow(), true);
+    let d = |n: &str| Field::new(n, KType::Dynamic.arrow(), true);
+    Arc::new(Schema::new(vec![
+        s("TenantId"),
+        Field::new("TimeGenerated", ts(), true),
+        s("Id"),
+        s("SourceSystem"),
+        s("Source"),
+        s("StixType"),
+        Field::new("IsDeleted", KType::Bool.arrow(), true),
+        d("AdditionalFields"),
+        d("Data"),
+        s("LastUpdateMethod"),
+        s("WorkspaceId"),
+        s("Type"),
+    ]))
+}
+
+/// The tables, kept in step with a store.
+pub struct TiTables {
+    after: Option<i64>,
+    tenant: String,
+    indicators: Vec<RecordBatch>,
+    objects: Vec<RecordBatch>,
+}
+
+/// What enrichment knows about an object: `(GeoLocation, WhoIs)` for AdditionalFields.
+pub type EnrichmentOf<'a> = &'a dyn Fn(&str) -> Option<(Value, Value)>;
+
+impl TiTables {
+    pub fn new(tenant: &str) -> TiTables {
+        TiTables { after: None, tenant: tenant.to_string(), indicators: Vec::new(), objects: Vec::new() }
+    }
+
+    /// Appends the versions stored since the last call; returns how many it read.
+    pub fn refresh(&mut self, store: &dyn Store, enrichment: EnrichmentOf<'_>) -> Result<usize, String> {
+        let filter = Filter { versions: VersionSelect::All, ..Filter::default() };
+        let mut read = 0;
+        loop {
+            let page = store.list(&filter, self.after, 5_000).map_err(|e| e.to_string())?;
+            if page.items.is_empty() {
+                return Ok(read);
+            }
+            read += page.items.len();
+            self.after = page.items.last().map(|v| v.seq);
+            let (ind, obj): (Vec<&StoredVersion>, Vec<&StoredVersion>) =
+                page.items.iter().partition(|v| v.stix_type == "indicator");
+            if !ind.is_empty() {
+                self.indicators.push(self.indicator_batch(&ind, enrichment)?);
+            }
+            if !obj.is_empty() {
+                self.objects.push(self.object_batch(&obj, enrichment)?);
+            }
+            if page.next.is_none() {
+                return Ok(read);
+            }
+        }
+    }
+
+    /// Registers the tables (and the derived ones) with an engine.
+    pub fn register(&self, engine: &mut Engine) -> Result<(), String> {
+        engine.add_table(INDICATORS, indicator_schema(), self.indicators.clone())?;
+        engine.add_table(OBJECTS, object_schema(), self.objects.clone())?;
+        engine.add_function("ThreatIntelligenceIndicator", LEGACY).map_err(|e| e.render(LEGACY))?;
+        engine.add_function("ThreatIntelSightings", SIGHTINGS).map_err(|e| e.render(SIGHTINGS))?;
+        Ok(())
+    }
+
+    fn id(&self, source: &str, stix_id: &str) -> String {
+        format!("{}---{stix_id}", base64::engine::general_purpose::STANDARD.encode(source))
+    }
+
+    fn indicator_batch(&self, vs: &[&StoredVersion], enrichment: EnrichmentOf<'_>) -> Result<RecordBatch, String> {
+        let mut c = Cols::default();
+        for v in vs {
+            let obj: Value = if v.tombstone {
+                json!({"type": v.stix_type, "id": v.id})
+            } else {
+                serde_json::from_str(&v.raw).map_err(|e| format!("{}: {e}", v.id))?
+            };
+            let str_of = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            let time_of = |k: &str| obj.get(k).and_then(Value::as_str).and_then(crate::parse_datetime);
+            let valid_until = time_of("valid_until");
+            let active = !v.tombstone && !v.revoked && valid_until.is_none_or(|u| u > v.seq);
+            let pattern = str_of("pattern");
+            let stix = obj.get("pattern_type").and_then(Value::as_str).is_none_or(|t| t == "stix");
+            let version = obj.get("pattern_version").or_else(|| obj.get("spec_version")).and_then(Value::as_str);
+            let mut observables: Vec<(String, String)> = if stix && !pattern.is_empty() {
+                cairn_pattern::parse(&pattern, cairn_pattern::Version::from_reference_str(version.unwrap_or("2.0")))
+                    .map(|p| cairn_pattern::observables(&p).into_iter().map(|o| (o.key, o.value)).collect())
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            // An indicator always has a row, with an empty key when nothing was extracted.
+            if observables.is_empty() {
+                observables.push((String::new(), String::new()));
+            }
+            let additional = additional_fields(&obj, enrichment(&v.id));
+            let tags = obj.get("labels").cloned().unwrap_or_else(|| json!([])).to_string();
+            let data = obj.to_string();
+            let id = self.id(&v.source, &v.id);
+            for (key, value) in observables {
+                c.s("TenantId", &self.tenant);
+                c.t("TimeGenerated", Some(v.seq));
+                c.s("Id", &id);
+                c.s("SourceSystem", &v.source);
+                c.s("Source", &v.source);
+                c.t("Created", time_of("created"));
+                c.t("Modified", time_of("modified"));
+                c.t("ValidFrom", time_of("valid_from"));
+                c.t("ValidUntil", valid_until);
+                c.l("Confidence", obj.get("confidence").and_then(Value::as_i64));
+                c.b("IsActive", active);
+                c.b("IsDeleted", v.tombstone);
+                c.b("Revoked", v.revoked);
+                c.s("Pattern", &pattern);
+                c.s("ObservableKey", &key);
+                c.s("ObservableValue", &value);
+                c.s("Tags", &tags);
+                c.d("AdditionalFields", &additional);
+                c.d("Data", &data);
+                c.s("LastUpdateMethod", "");
+                c.s("WorkspaceId", &self.tenant);
+                c.s("Type", INDICATORS);
+            }
+        }
+        c.finish(indicator_schema())
+    }
+
+    fn object_batch(&self, vs: &[&StoredVersion], enrichment: EnrichmentOf<'_>) -> Result<RecordBatch, String> {
+        let mut c = Cols::default();
+        for v in vs {
+            let obj: Value = if v.tombstone {
+                json!({"type": v.stix_type, "id": v.id})
+            } else {
+                serde_json::from_str(&v.raw).map_err(|e| format!("{}: {e}", v.id))?
+            };
+            c.s("TenantId", &self.tenant);
+            c.t("TimeGenerated", Some(v.seq));
+            c.s("Id", &self.id(&v.source, &v.id));
+            c.s("SourceSystem", &v.source);
+            c.s("Source", &v.source);
+            c.s("StixType", &v.stix_type);
+            c.b("IsDeleted", v.tombstone);
+            c.d("AdditionalFields", &additional_fields(&obj, enrichment(&v.id)));
+            c.d("Data", &obj.to_string());
+            c.s("LastUpdateMethod", "");
+            c.s("WorkspaceId", &self.tenant);
+            c.s("Type", OBJECTS);
+        }
+        c.finish(object_schema())
+    }
+}
+
+/// `{"TLPLevel": …, "GeoLocation": …, "WhoIs": …}`.
+fn additional_fields(obj: &Value, enrichment: Option<(Value, Value)>) -> String {
+    let tlp = cairn_condition::tlp_levels(obj).next().unwrap_or("");
+    let mut m = serde_json::Map::new();
+    if !tlp.is_empty() {
+        m.insert("TLPLevel".into(), Value::String(tlp.to_string()));
+    }
+    if let Some((geo, whois)) = enrichment {
+        if !geo.is_null() {
+            m.insert("GeoLocation".into(), geo);
+        }
+        if !whois.is_null() {
+            m.insert("WhoIs".into(), whois);
+        }
+    }
+    Value::Object(m).to_string()
+}
+
+/// Column builders by name.
+#[derive(Default)]
+struct Cols {
+    strings: std::collections::HashMap<&'static str, StringBuilder>,
+    dyns: std::collections::HashMap<&'static str, LargeStringBuilder>,
+    times: std::collections::HashMap<&'static str, TimestampMicrosecondBuilder>,
+    longs: std::collections::HashMap<&'static str, Int64Builder>,
+    bools: std::collections::HashMap<&'static str, BooleanBuilder>,
+}
+
+impl Cols {
+    fn s(&mut self, k: &'static str, v: &str) {
+        self.strings.entry(k).or_default().append_value(v);
+    }
+    fn d(&mut self, k: &'static str, v: &str) {
+        self.dyns.entry(k).or_default().append_value(v);
+    }
+    fn t(&mut self, k: &'static str, v: Option<i64>) {
+        self.times.entry(k).or_insert_with(|| TimestampMicrosecondBuilder::new().with_timezone("UTC")).append_option(v);
+    }
+    fn l(&mut self, k: &'static str, v: Option<i64>) {
+        self.longs.entry(k).or_default().append_option(v);
+    }
+    fn b(&mut self, k: &'static str, v: bool) {
+        self.bools.entry(k).or_default().append_value(v);
+    }
+
+    fn finish(mut self, schema: SchemaRef) -> Result<RecordBatch, String> {
+        let mut arrays: Vec<ArrayRef> = Vec::new();
+        for f in schema.fields() {
+            let n = f.name().as_str();
+            let a: ArrayRef = if let Some(mut b) = self.strings.remove(n) {
+                Arc::new(b.finish())
+            } else if let Some(mut b) = self.dyns.remove(n) {
+                Arc::new(b.finish())
+            } else if let Some(mut b) = self.times.remove(n) {
+                Arc::new(b.finish())
+            } else if let Some(mut b) = self.longs.remove(n) {
+                Arc::new(b.finish())
+            } else if let Some(mut b) = self.bools.remove(n) {
+                Arc::new(b.finish())
+            } else {
+                return Err(format!("column {n} was not filled"));
+            };
+            arrays.push(a);
+        }
+        RecordBatch::try_new(schema, arrays).map_err(|e| e.to_string())
+    }
+}
