@@ -117,6 +117,7 @@ impl Engine {
             now,
             render: None,
             collect: &collect,
+            post: None,
         };
         p.lets(&q.lets)?;
         let df = p.tabular(&q.body)?;

@@ -95,6 +95,29 @@ impl ScalarUDFImpl for Elements {
     }
 }
 
+/// The nearest-rank `p` percentile of a gathered list: the smallest value with at least
+/// p % of the values at or below it.
+pub(crate) fn nearest_rank(list: Typed, p: f64) -> Typed {
+    row_keyed("kql_nearest_rank", &p.to_string(), KType::Real, vec![list], move |v| {
+        let KVal::Dyn(Value::Array(items)) = &v[0] else { return KVal::Null };
+        let mut xs: Vec<f64> = items.iter().filter_map(Value::as_f64).collect();
+        if xs.is_empty() {
+            return KVal::Null;
+        }
+        xs.sort_by(f64::total_cmp);
+        let rank = ((p / 100.0) * xs.len() as f64).ceil().max(1.0) as usize;
+        KVal::Real(xs[rank.min(xs.len()) - 1])
+    })
+}
+
+/// A dynamic array cut to `n` elements.
+pub(crate) fn cap(list: Typed, n: usize) -> Typed {
+    row_keyed("kql_cap", &n.to_string(), KType::Dynamic, vec![list], move |v| match &v[0] {
+        KVal::Dyn(Value::Array(items)) => KVal::Dyn(Value::Array(items.iter().take(n).cloned().collect())),
+        other => other.clone(),
+    })
+}
+
 /// Group `group` of `re` over `src`, as `ty` (`parse` operator, `extract`).
 pub(crate) fn capture(src: Typed, re: regex::Regex, group: usize, ty: KType) -> Typed {
     let key = format!("{}#{group}", re.as_str());

@@ -35,6 +35,17 @@ pub(crate) struct Planner<'a> {
     pub render: Option<(String, Vec<(String, KVal)>)>,
     /// Runs a plan now (for `toscalar`, `in (subquery)`, `materialize`).
     pub collect: &'a dyn Fn(DataFrame) -> Result<Vec<Vec<KVal>>, String>,
+    /// What the aggregate being planned needs done to its result (set by `aggregate`).
+    pub post: Option<Post>,
+}
+
+/// A step after aggregation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Post {
+    /// The nearest-rank percentile of the gathered values.
+    NearestRank(f64),
+    /// At most this many elements (make_set/make_list's size argument).
+    Cap(usize),
 }
 
 pub(crate) fn df_err(span: Span) -> impl Fn(datafusion::error::DataFusionError) -> KqlError {
@@ -642,21 +653,28 @@ impl Planner<'_> {
             }
         }
         let mut aggr = Vec::new();
-        let mut post: Vec<(String, KType)> = Vec::new();
+        let mut post: Vec<(String, KType, Option<Post>)> = Vec::new();
         for a in aggs {
+            self.post = None;
             let (e, name, t) = self.aggregate(&a.expr, cols)?;
+            let rank = self.post.take();
             let name = a.name.clone().unwrap_or(name);
             aggr.push(e.alias(name.clone()));
-            post.push((name, t));
+            post.push((name, t, rank));
         }
         let out = df.aggregate(group, aggr).map_err(df_err(span))?;
         // Lists from make_set/make_list become dynamic; counts stay long.
         let mut sel: Vec<DfExpr> = group_names.iter().map(|n| col(n)).collect();
-        for (n, t) in &post {
+        for (n, t, rank) in &post {
             let actual =
                 out.schema().field_with_unqualified_name(n).map(|f| f.data_type().clone()).unwrap_or(DataType::Null);
             let c = Typed::new(col(n), KType::of(&actual));
-            sel.push(functions::cast_to(c, *t).e.alias(n.clone()));
+            let c = match rank {
+                Some(Post::NearestRank(p)) => functions::nearest_rank(c, *p),
+                Some(Post::Cap(n)) => functions::cap(functions::cast_to(c, *t), *n),
+                None => functions::cast_to(c, *t),
+            };
+            sel.push(c.e.alias(n.clone()));
         }
         out.select(sel).map_err(df_err(span))
     }
@@ -728,7 +746,14 @@ impl Planner<'_> {
                     b = b.filter(p.e).build().map_err(df_err(x.span))?;
                 }
                 let prefix = if lower.starts_with("make_set") { "set" } else { "list" };
-                // The size cap (second argument) is applied when lists become dynamic.
+                // The size cap: make_set(x, n) / make_set_if(x, p, n).
+                let cap_at = if lower.ends_with("_if") { 2 } else { 1 };
+                if let Some(c) = args.get(cap_at) {
+                    let n = self.constant(c)?.as_long().filter(|n| *n >= 0).ok_or_else(|| {
+                        KqlError::at(c.span, format!("{f}(): the size limit must be a non-negative number"))
+                    })?;
+                    self.post = Some(Post::Cap(n as usize));
+                }
                 (b, format!("{prefix}_{}", suffix(0)), KType::Dynamic)
             }
             "take_any" | "any" => {
@@ -742,12 +767,16 @@ impl Planner<'_> {
                     Some(v) => v.as_real().unwrap_or(50.0),
                     None => 50.0,
                 };
-                // Kusto's percentile is nearest-rank; percentile_cont interpolates. Use the
-                // discrete form: the smallest value with at least p% of values at or below.
-                let e = agg::percentile_cont(
-                    a.e.sort(true, false),
-                    DfExpr::Literal(ScalarValue::Float64(Some(p / 100.0)), None),
-                );
+                if n_args(args) > 2 {
+                    return Err(KqlError::at(
+                        x.span,
+                        "percentiles() with several percentages is not supported; use percentile() per value",
+                    ));
+                }
+                // Kusto's percentile is nearest-rank (a value of the set, never an
+                // interpolation): the values are gathered, and the rank picked after.
+                let e = agg::array_agg(a.e);
+                self.post = Some(Post::NearestRank(p));
                 (e, format!("percentile_{}_{}", suffix(0), crate::value::real_text(p)), KType::Real)
             }
             "stdev" => (
@@ -943,6 +972,10 @@ fn unalias(e: &DfExpr) -> DfExpr {
 
 fn k_not_null(k: &Typed) -> DfExpr {
     k.e.clone().is_not_null()
+}
+
+fn n_args(a: &[Expr]) -> usize {
+    a.len()
 }
 
 /// Kusto's wildcard: `*` matches any run of characters.

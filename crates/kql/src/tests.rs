@@ -248,6 +248,7 @@ mod run {
             ("T | summarize n = count() by bin(Created, 1d) | order by Created asc",
              json!([["2023-12-20T00:00:00Z", 1], ["2024-01-01T00:00:00Z", 3]])),
             ("T | summarize Keys = make_set(Key) by Id | where Id == 'a' | extend k = array_length(Keys) | project k", json!([[2]])),
+            ("T | summarize Keys = make_list(Key, 1) | extend k = array_length(Keys) | project k", json!([[1]])),
             ("T | top 2 by Confidence | project Id, Confidence", json!([["c", 95], ["a", 80]])),
             ("T | where Created > ago(1d) | count", json!([[3]])),
             ("T | where Created >= datetime(2024-01-01) and Created < now() | count", json!([[3]])),
@@ -277,6 +278,8 @@ mod run {
             ("let f = (n:long) { T | where Confidence > n | count }; f(85)", json!([[1]])),
             ("let g = (x:string) { strcat('<', x, '>') }; print v = g('a')", json!([["<a>"]])),
             ("range i from 1 to 5 step 2 | summarize sum(i)", json!([[9]])),
+            // Nearest rank, never an interpolation.
+            ("range i from 1 to 4 step 1 | summarize percentile(i, 50), percentile(i, 90), p = percentile(i, 0)", json!([[2.0, 4.0, 1.0]])),
             ("print a = 1 + 2 * 3, b = 7 / 2, c = 7.0 / 2, d = 1d / 1h, e = -5 % 3", json!([[7, 3, 3.5, 24.0, -2]])),
             ("print t = datetime(2024-01-31) + 1d, s = 90m, b = bin(datetime(2024-01-31 10:35), 1h)",
              json!([["2024-02-01T00:00:00Z", "01:30:00", "2024-01-31T10:00:00Z"]])),
