@@ -533,3 +533,45 @@ fn rules_and_csv_import_from_the_cli() {
     let o = run(&["rule", "show", "tag"]);
     assert_eq!(stdout_json(&o)["enabled"], false);
 }
+
+#[test]
+fn query_functions_and_event_tables_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let objs: Vec<Value> = (1..=3).map(|n| indicator(n, "2024-01-01T00:00:00.000Z")).collect();
+    let f = write(dir.path(), "b.json", &bundle(objs));
+    assert!(cairn(&data, &["import", "--source", "FeedA", &f]).status.success());
+    // Events in JSON lines, matched against the intelligence (a TI-map join).
+    std::fs::create_dir(dir.path().join("net")).unwrap();
+    std::fs::write(
+        dir.path().join("net/a.jsonl"),
+        "{\"TimeGenerated\": \"2024-01-02T00:00:00Z\", \"DstIP\": \"198.51.100.2\", \"Host\": \"pc1\"}\n{\"TimeGenerated\": \"2024-01-02T00:01:00Z\", \"DstIP\": \"192.0.2.99\", \"Host\": \"pc2\"}\n",
+    )
+    .unwrap();
+    let pattern = format!("{}/net/*.jsonl", dir.path().display());
+    let o = cairn(&data, &["table", "add", "NetEvents", &pattern]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let q = "ThreatIntelIndicators | join kind=inner (NetEvents) on $left.ObservableValue == $right.DstIP | project Host, ObservableValue, SourceSystem";
+    let o = cairn(&data, &["query", "--format", "json", q]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = stdout_json(&o);
+    assert_eq!(r["rows"], json!([["pc1", "198.51.100.2", "FeedA"]]));
+    assert_eq!(r["render"], Value::Null);
+    // CSV, a saved function, and an error with its place (exit 2).
+    let o =
+        cairn(&data, &["query", "--format", "csv", "ThreatIntelIndicators | summarize n = count() by SourceSystem"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "SourceSystem,n\nFeedA,3\n");
+    let o = cairn(
+        &data,
+        &["function", "add", "Ips", "--body", "ThreatIntelIndicators | where ObservableKey == 'ipv4-addr:value'"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cairn_stdin(&data, &["query", "--format", "json", "-"], "Ips | count");
+    assert_eq!(stdout_json(&o)["rows"], json!([[3]]));
+    let o = cairn(&data, &["query", "ThreatIntelIndicators | wher 1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("line 1, column 25: unknown tabular operator 'wher'; did you mean 'where'?"), "{err}");
+    let o = cairn(&data, &["table", "add", "Nope", &format!("{}/missing/*.jsonl", dir.path().display())]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -77,6 +77,9 @@ pub enum Command {
     /// Saved KQL functions, called from queries like tables.
     #[command(subcommand)]
     Function(crate::query_cli::FunctionCommand),
+    /// Event tables over files (JSON lines, CSV, Parquet) for KQL joins with the intelligence.
+    #[command(subcommand)]
+    Table(crate::query_cli::TableCommand),
     /// Ingestion rules: curate what connectors (and, per rule, other sources) deliver.
     #[command(subcommand)]
     Rule(crate::rule_cli::RuleCommand),
@@ -651,6 +654,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Enrich(a) => enrich(&data, a),
         Command::Query(a) => crate::query_cli::query(&data, a),
         Command::Function(c) => crate::query_cli::function(&data, c),
+        Command::Table(c) => crate::query_cli::table(&data, c),
         Command::Bench(b) => crate::bench::run(b),
     }
 }

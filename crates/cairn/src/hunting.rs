@@ -11,6 +11,17 @@ use serde_json::Value;
 
 /// Saved KQL functions, by name: `{"name", "body", "description"}`.
 const FUNCTION_KIND: &str = "kql-function";
+/// Event tables over files, by name: `{"name", "path", "format"}`.
+const TABLE_KIND: &str = "kql-table";
+
+/// An event table over files (JSON lines, CSV or Parquet), read when a query runs.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct FileTable {
+    pub name: String,
+    /// A file, a directory, or a `*` pattern in the last component.
+    pub path: String,
+    pub format: cairn_kql::files::FileFormat,
+}
 
 /// Queries over one store. The tables are extended with new versions before each query
 /// (never rebuilt), so the first query pays for loading the history and later ones only
@@ -51,6 +62,11 @@ impl Hunting {
             t.refresh(self.store.as_ref(), &enrichment).map_err(|m| KqlError::at(Default::default(), m))?;
             t.register(&mut engine).map_err(|m| KqlError::at(Default::default(), m))?;
         }
+        for t in self.tables().map_err(|m| KqlError::at(Default::default(), m))? {
+            engine
+                .add_file_table(&t.name, &t.path, t.format)
+                .map_err(|m| KqlError::at(Default::default(), format!("table {}: {m}", t.name)))?;
+        }
         for f in self.functions().map_err(|m| KqlError::at(Default::default(), m))? {
             engine.add_function(&f.name, &f.body).map_err(|e| {
                 KqlError::at(Default::default(), format!("saved function {} is broken: {}", f.name, e.render(&f.body)))
@@ -77,12 +93,7 @@ impl Hunting {
     /// Saves (or replaces) a function after checking that it parses; the error is
     /// rendered against the body.
     pub fn save_function(&self, f: &SavedFunction) -> Result<(), String> {
-        let ok_name = !f.name.is_empty()
-            && f.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && f.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok_name {
-            return Err(format!("function name '{}': use letters, digits and _", f.name));
-        }
+        check_name(&f.name)?;
         if [cairn_kql::tables::INDICATORS, cairn_kql::tables::OBJECTS].contains(&f.name.as_str()) {
             return Err(format!("'{}' is a table; pick another name", f.name));
         }
@@ -91,8 +102,43 @@ impl Hunting {
         self.store.put_doc(FUNCTION_KIND, &f.name, &doc).map_err(|e| e.to_string())
     }
 
+    pub fn tables(&self) -> Result<Vec<FileTable>, String> {
+        let docs = self.store.docs(TABLE_KIND).map_err(|e| e.to_string())?;
+        let mut out: Vec<FileTable> = docs.iter().filter_map(|(_, d)| serde_json::from_str(d).ok()).collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Registers an event table after reading it once (so a wrong path or format is an
+    /// error now, naming the file and line, not at the next query). Needs a tokio
+    /// runtime context.
+    pub fn save_table(&self, t: &FileTable) -> Result<(), String> {
+        check_name(&t.name)?;
+        if [cairn_kql::tables::INDICATORS, cairn_kql::tables::OBJECTS].contains(&t.name.as_str()) {
+            return Err(format!("'{}' is a threat-intelligence table; pick another name", t.name));
+        }
+        let mut probe = Engine::new();
+        probe.add_file_table(&t.name, &t.path, t.format)?;
+        let doc = serde_json::to_string(t).map_err(|e| e.to_string())?;
+        self.store.put_doc(TABLE_KIND, &t.name, &doc).map_err(|e| e.to_string())
+    }
+
+    pub fn delete_table(&self, name: &str) -> Result<bool, String> {
+        self.store.delete_doc(TABLE_KIND, name).map_err(|e| e.to_string())
+    }
+
     pub fn delete_function(&self, name: &str) -> Result<bool, String> {
         self.store.delete_doc(FUNCTION_KIND, name).map_err(|e| e.to_string())
+    }
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("name '{name}': use letters, digits and _, starting with a letter"))
     }
 }
 

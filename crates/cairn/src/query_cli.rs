@@ -51,6 +51,68 @@ pub enum FunctionCommand {
     Delete { name: String },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum TableCommand {
+    /// Register an event table over files, for joins with the intelligence:
+    /// `cairn table add DnsEvents './logs/dns/*.jsonl'` (JSON lines, CSV or Parquet; a file,
+    /// a directory, or a * pattern). The files are read when a query runs.
+    Add {
+        name: String,
+        path: String,
+        /// jsonl, csv or parquet (default: from the extension).
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// List event tables.
+    List,
+    /// Remove an event table (the files stay).
+    Delete { name: String },
+}
+
+pub fn table(data: &Path, c: TableCommand) -> anyhow::Result<i32> {
+    use cairn_kql::files::FileFormat;
+    let store = crate::cli::open_store(data)?;
+    let hunting = Hunting::new(store).map_err(anyhow::Error::msg)?;
+    match c {
+        TableCommand::Add { name, path, format } => {
+            let format = match format {
+                Some(f) => {
+                    FileFormat::parse(&f).ok_or_else(|| anyhow::anyhow!("--format {f}: use jsonl, csv or parquet"))?
+                }
+                None => FileFormat::guess(&path)
+                    .ok_or_else(|| anyhow::anyhow!("{path}: cannot tell the format from the name; give --format"))?,
+            };
+            let rt = runtime()?;
+            let _guard = rt.enter();
+            match hunting.save_table(&crate::hunting::FileTable { name: name.clone(), path, format }) {
+                Ok(()) => {
+                    println!("added table {name}");
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(2)
+                }
+            }
+        }
+        TableCommand::List => {
+            for t in hunting.tables().map_err(anyhow::Error::msg)? {
+                println!("{}	{:?}	{}", t.name, t.format, t.path);
+            }
+            Ok(0)
+        }
+        TableCommand::Delete { name } => {
+            if hunting.delete_table(&name).map_err(anyhow::Error::msg)? {
+                println!("removed table {name}");
+                Ok(0)
+            } else {
+                eprintln!("no table {name}");
+                Ok(2)
+            }
+        }
+    }
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }

@@ -29,20 +29,12 @@ pub fn addresses(obj: &Value) -> Vec<IpAddr> {
     match obj.get("type").and_then(Value::as_str) {
         Some("ipv4-addr" | "ipv6-addr") => out.extend(obj.get("value").and_then(Value::as_str).and_then(address)),
         Some("indicator") => {
-            let stix = obj.get("pattern_type").and_then(Value::as_str).is_none_or(|t| t == "stix");
-            if let (true, Some(p)) = (stix, obj.get("pattern").and_then(Value::as_str)) {
-                let version = obj.get("pattern_version").or_else(|| obj.get("spec_version")).and_then(Value::as_str);
-                if let Ok(p) =
-                    cairn_pattern::parse(p, cairn_pattern::Version::from_reference_str(version.unwrap_or("2.0")))
-                {
-                    for o in cairn_pattern::observables(&p) {
-                        let addr_key = o.key.starts_with("ipv4-addr:")
-                            || o.key.starts_with("ipv6-addr:")
-                            || (o.key.starts_with("network-traffic:") && o.key.ends_with("_ref.value"));
-                        if addr_key {
-                            out.extend(address(&o.value));
-                        }
-                    }
+            for o in indicator_observables(obj) {
+                let addr_key = o.key.starts_with("ipv4-addr:")
+                    || o.key.starts_with("ipv6-addr:")
+                    || (o.key.starts_with("network-traffic:") && o.key.ends_with("_ref.value"));
+                if addr_key {
+                    out.extend(address(&o.value));
                 }
             }
         }
@@ -61,18 +53,10 @@ pub fn domains(obj: &Value) -> Vec<String> {
     match obj.get("type").and_then(Value::as_str) {
         Some(t @ ("domain-name" | "url" | "email-addr")) => out.extend(value(obj).and_then(|v| host_of(t, &v))),
         Some("indicator") => {
-            let stix = obj.get("pattern_type").and_then(Value::as_str).is_none_or(|t| t == "stix");
-            if let (true, Some(p)) = (stix, obj.get("pattern").and_then(Value::as_str)) {
-                let version = obj.get("pattern_version").or_else(|| obj.get("spec_version")).and_then(Value::as_str);
-                if let Ok(p) =
-                    cairn_pattern::parse(p, cairn_pattern::Version::from_reference_str(version.unwrap_or("2.0")))
-                {
-                    for o in cairn_pattern::observables(&p) {
-                        for t in ["domain-name", "url", "email-addr"] {
-                            if o.key == format!("{t}:value") {
-                                out.extend(host_of(t, &o.value));
-                            }
-                        }
+            for o in indicator_observables(obj) {
+                for t in ["domain-name", "url", "email-addr"] {
+                    if o.key == format!("{t}:value") {
+                        out.extend(host_of(t, &o.value));
                     }
                 }
             }
@@ -82,6 +66,17 @@ pub fn domains(obj: &Value) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// The equality comparisons of an indicator's STIX pattern (none for other pattern types
+/// or a pattern that does not parse).
+fn indicator_observables(obj: &Value) -> Vec<cairn_pattern::Observable> {
+    let stix = obj.get("pattern_type").and_then(Value::as_str).is_none_or(|t| t == "stix");
+    let Some(p) = obj.get("pattern").and_then(Value::as_str).filter(|_| stix) else { return Vec::new() };
+    let version = obj.get("pattern_version").or_else(|| obj.get("spec_version")).and_then(Value::as_str);
+    cairn_pattern::parse(p, cairn_pattern::Version::from_reference_str(version.unwrap_or("2.0")))
+        .map(|p| cairn_pattern::observables(&p))
+        .unwrap_or_default()
 }
 
 /// The host name in a value of SCO type `t`, lower case; `None` for an address.

@@ -54,6 +54,8 @@ pub struct QueryResult {
 pub struct Engine {
     ctx: SessionContext,
     tables: HashMap<String, Arc<MemTable>>,
+    /// Tables over files (see `files.rs`).
+    files: HashMap<String, DataFrame>,
     functions: HashMap<String, Arc<Function>>,
     pub limits: Limits,
 }
@@ -71,6 +73,7 @@ impl Engine {
         Engine {
             ctx: SessionContext::new_with_config(config),
             tables: HashMap::new(),
+            files: HashMap::new(),
             functions: HashMap::new(),
             limits: Limits::default(),
         }
@@ -83,8 +86,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Adds a table over files (JSON lines, CSV or Parquet; a file, a directory or a `*`
+    /// pattern). Needs a tokio runtime context.
+    pub fn add_file_table(&mut self, name: &str, path: &str, format: crate::files::FileFormat) -> Result<(), String> {
+        let df = futures::executor::block_on(crate::files::read(&self.ctx, path, format))?;
+        self.files.insert(name.to_string(), df);
+        Ok(())
+    }
+
     pub fn table_names(&self) -> Vec<String> {
-        let mut n: Vec<String> = self.tables.keys().cloned().collect();
+        let mut n: Vec<String> = self.tables.keys().chain(self.files.keys()).cloned().collect();
         n.sort();
         n
     }
@@ -107,7 +118,9 @@ impl Engine {
             let batches = run_with_timeout(df, left).map_err(|e| e.replace("{timeout}", &format!("{timeout:?}")))?;
             Ok(rows_of(&batches))
         };
-        let tables = |n: &str| self.tables.get(n).and_then(|t| self.ctx.read_table(t.clone()).ok());
+        let tables = |n: &str| {
+            self.tables.get(n).and_then(|t| self.ctx.read_table(t.clone()).ok()).or_else(|| self.files.get(n).cloned())
+        };
         let mut p = Planner {
             ctx: &self.ctx,
             tables: &tables,
@@ -153,6 +166,30 @@ impl Engine {
             render,
             truncated,
         })
+    }
+}
+
+impl Engine {
+    /// A query's plan as a DataFrame (for writing results elsewhere, and tests).
+    pub async fn run_frame(&self, text: &str) -> Result<DataFrame, KqlError> {
+        let q = crate::parse(text)?;
+        let collect = |_df: DataFrame| -> Result<Vec<Vec<KVal>>, String> { Err("subqueries are not run here".into()) };
+        let tables = |n: &str| {
+            self.tables.get(n).and_then(|t| self.ctx.read_table(t.clone()).ok()).or_else(|| self.files.get(n).cloned())
+        };
+        let mut p = Planner {
+            ctx: &self.ctx,
+            tables: &tables,
+            table_names: self.table_names(),
+            saved_functions: &self.functions,
+            scopes: vec![HashMap::new()],
+            now: 0,
+            render: None,
+            collect: &collect,
+            post: None,
+        };
+        p.lets(&q.lets)?;
+        p.tabular(&q.body)
     }
 }
 

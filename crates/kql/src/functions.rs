@@ -677,12 +677,7 @@ fn call_fn(
             need(3, 3)?;
             // replace(regex, rewrite, text); replace_regex(text, regex, rewrite).
             let (ti, ri, wi) = if lower == "replace" { (2, 0, 1) } else { (0, 1, 2) };
-            let re_text = match p.constant(&args[ri])? {
-                KVal::Str(s) => s,
-                _ => return Err(KqlError::at(args[ri].span, "the regular expression must be a constant string")),
-            };
-            let re = regex::Regex::new(&re_text)
-                .map_err(|e| KqlError::at(args[ri].span, format!("bad regular expression: {e}")))?;
+            let (re_text, re) = const_regex(p, &args[ri], |t| t.to_string())?;
             let (t, w) = (to_string(a(p, ti)?), to_string(a(p, wi)?));
             row_keyed("replace_regex", &re_text, KType::String, vec![t, w], move |v| {
                 // Kusto writes groups as \1; the regex crate as ${1}.
@@ -702,12 +697,7 @@ fn call_fn(
         }
         "extract" => {
             need(3, 4)?;
-            let re_text = match p.constant(&args[0])? {
-                KVal::Str(s) => s,
-                _ => return Err(KqlError::at(args[0].span, "the regular expression must be a constant string")),
-            };
-            let re = regex::Regex::new(&re_text)
-                .map_err(|e| KqlError::at(args[0].span, format!("bad regular expression: {e}")))?;
+            let (_, re) = const_regex(p, &args[0], |t| t.to_string())?;
             let group = p.constant(&args[1])?.as_long().unwrap_or(0).max(0) as usize;
             let ty = match args.get(3).map(|t| &t.kind) {
                 Some(ExprKind::Lit(Lit::Type(t))) => KType::parse(t).unwrap_or(KType::String),
@@ -723,12 +713,7 @@ fn call_fn(
         }
         "extract_all" => {
             need(2, 3)?;
-            let re_text = match p.constant(&args[0])? {
-                KVal::Str(s) => s,
-                _ => return Err(KqlError::at(args[0].span, "the regular expression must be a constant string")),
-            };
-            let re = regex::Regex::new(&re_text)
-                .map_err(|e| KqlError::at(args[0].span, format!("bad regular expression: {e}")))?;
+            let (re_text, re) = const_regex(p, &args[0], |t| t.to_string())?;
             let src = to_string(a(p, n - 1)?);
             row_keyed("extract_all", &re_text, KType::Dynamic, vec![src], move |v| {
                 let t = v[0].to_text();
@@ -757,17 +742,12 @@ fn call_fn(
         }
         "trim" | "trim_start" | "trim_end" => {
             need(2, 2)?;
-            let re_text = match p.constant(&args[0])? {
-                KVal::Str(s) => s,
-                _ => return Err(KqlError::at(args[0].span, "the regular expression must be a constant string")),
-            };
-            let pat = match lower.as_str() {
-                "trim" => format!("^(?:{re_text})+|(?:{re_text})+$"),
-                "trim_start" => format!("^(?:{re_text})+"),
-                _ => format!("(?:{re_text})+$"),
-            };
-            let re = regex::Regex::new(&pat)
-                .map_err(|e| KqlError::at(args[0].span, format!("bad regular expression: {e}")))?;
+            let which = lower.clone();
+            let (pat, re) = const_regex(p, &args[0], move |t| match which.as_str() {
+                "trim" => format!("^(?:{t})+|(?:{t})+$"),
+                "trim_start" => format!("^(?:{t})+"),
+                _ => format!("(?:{t})+$"),
+            })?;
             row_keyed("trim", &pat, KType::String, args!(1), move |v| {
                 KVal::Str(re.replace_all(&v[0].to_text(), "").into_owned())
             })
@@ -1240,6 +1220,20 @@ fn call_fn(
             return Err(KqlError::at(x.span, format!("unknown function '{name}'{hint}")));
         }
     })
+}
+
+/// A constant regular-expression argument (shaped by `wrap`), compiled once.
+fn const_regex(
+    p: &mut Planner<'_>,
+    arg: &Expr,
+    wrap: impl FnOnce(&str) -> String,
+) -> Result<(String, regex::Regex), KqlError> {
+    let KVal::Str(text) = p.constant(arg)? else {
+        return Err(KqlError::at(arg.span, "the regular expression must be a constant string"));
+    };
+    let text = wrap(&text);
+    let re = regex::Regex::new(&text).map_err(|e| KqlError::at(arg.span, format!("bad regular expression: {e}")))?;
+    Ok((text, re))
 }
 
 /// Kusto's `\1` group references as the regex crate's `${1}`.

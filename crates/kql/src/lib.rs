@@ -11,6 +11,7 @@
 pub mod ast;
 mod engine;
 mod error;
+pub mod files;
 mod functions;
 mod lexer;
 mod parser;

@@ -164,11 +164,7 @@ impl TiTables {
     fn indicator_batch(&self, vs: &[&StoredVersion], enrichment: EnrichmentOf<'_>) -> Result<RecordBatch, String> {
         let mut c = Cols::default();
         for v in vs {
-            let obj: Value = if v.tombstone {
-                json!({"type": v.stix_type, "id": v.id})
-            } else {
-                serde_json::from_str(&v.raw).map_err(|e| format!("{}: {e}", v.id))?
-            };
+            let obj = object_of(v)?;
             let str_of = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("").to_string();
             let time_of = |k: &str| obj.get(k).and_then(Value::as_str).and_then(crate::parse_datetime);
             let valid_until = time_of("valid_until");
@@ -222,11 +218,7 @@ impl TiTables {
     fn object_batch(&self, vs: &[&StoredVersion], enrichment: EnrichmentOf<'_>) -> Result<RecordBatch, String> {
         let mut c = Cols::default();
         for v in vs {
-            let obj: Value = if v.tombstone {
-                json!({"type": v.stix_type, "id": v.id})
-            } else {
-                serde_json::from_str(&v.raw).map_err(|e| format!("{}: {e}", v.id))?
-            };
+            let obj = object_of(v)?;
             c.s("TenantId", &self.tenant);
             c.t("TimeGenerated", Some(v.seq));
             c.s("Id", &self.id(&v.source, &v.id));
@@ -242,6 +234,14 @@ impl TiTables {
         }
         c.finish(object_schema())
     }
+}
+
+/// A version's object; a tombstone (which keeps no object) as its type and id.
+fn object_of(v: &StoredVersion) -> Result<Value, String> {
+    if v.tombstone {
+        return Ok(json!({"type": v.stix_type, "id": v.id}));
+    }
+    serde_json::from_str(&v.raw).map_err(|e| format!("{}: {e}", v.id))
 }
 
 /// `{"TLPLevel": …, "GeoLocation": …, "WhoIs": …}`.

@@ -328,3 +328,75 @@ mod run {
         }
     }
 }
+
+mod files {
+    use serde_json::json;
+
+    use crate::files::FileFormat;
+    use crate::Engine;
+
+    #[test]
+    fn event_tables_from_jsonl_csv_and_parquet_join_with_intelligence() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let _g = rt.enter();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("dns")).unwrap();
+        std::fs::write(
+            d.join("dns/1.jsonl"),
+            concat!(
+                r#"{"TimeGenerated": "2024-01-01T10:00:00Z", "Name": "evil.example", "ClientIP": "10.0.0.5", "Bytes": 120, "Tags": ["a"]}"#, "\n",
+                r#"{"TimeGenerated": "2024-01-01T11:00:00Z", "Name": "good.example", "ClientIP": "10.0.0.6", "Bytes": 80}"#, "\n",
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("dns/2.jsonl"),
+            r#"{"TimeGenerated": "2024-01-01T12:00:00Z", "Name": "Evil.Example", "ClientIP": "10.0.0.7"}"#,
+        )
+        .unwrap();
+        std::fs::write(d.join("fw.csv"), "SrcIP,DstIP,Port\n10.0.0.5,198.51.100.7,443\n10.0.0.6,203.0.113.1,80\n")
+            .unwrap();
+        let mut e = Engine::new();
+        e.add_file_table("DnsEvents", &format!("{}/dns/*.jsonl", d.display()), FileFormat::Jsonl).unwrap();
+        e.add_file_table("Firewall", &format!("{}/fw.csv", d.display()), FileFormat::Csv).unwrap();
+        // Parquet, written by DataFusion from the CSV table.
+        let pq = d.join("fw.parquet").display().to_string();
+        let df = futures::executor::block_on(e.run_frame("Firewall | where Port == 443")).unwrap();
+        futures::executor::block_on(df.write_parquet(&pq, Default::default(), None)).unwrap();
+        e.add_file_table("FirewallPq", &pq, FileFormat::Parquet).unwrap();
+        let run = |q: &str| e.run(q, 0).unwrap_or_else(|err| panic!("{}", err.render(q)));
+
+        let r = run("DnsEvents | getschema | project ColumnName, ColumnType");
+        assert_eq!(
+            serde_json::Value::from(r.rows),
+            json!([
+                ["TimeGenerated", "datetime"],
+                ["Name", "string"],
+                ["ClientIP", "string"],
+                ["Bytes", "long"],
+                ["Tags", "dynamic"]
+            ])
+        );
+        // A TI-map style join: intelligence × DNS events, case-folded as the rules do.
+        let q = r#"let TI = datatable(ObservableValue:string, Id:string) ["evil.example", "ind-1", "198.51.100.7", "ind-2"];
+TI | join kind=inner (DnsEvents | extend Domain = tolower(Name)) on $left.ObservableValue == $right.Domain
+| project Id, ClientIP, TimeGenerated | order by TimeGenerated asc"#;
+        let r = run(q);
+        assert_eq!(
+            serde_json::Value::from(r.rows),
+            json!([["ind-1", "10.0.0.5", "2024-01-01T10:00:00Z"], ["ind-1", "10.0.0.7", "2024-01-01T12:00:00Z"]])
+        );
+        let r = run(
+            r#"let TI = datatable(ObservableValue:string) ["198.51.100.7"]; Firewall | where DstIP in (TI) | project SrcIP, Port"#,
+        );
+        assert_eq!(serde_json::Value::from(r.rows), json!([["10.0.0.5", 443]]));
+        let r = run("FirewallPq | project DstIP, Port");
+        assert_eq!(serde_json::Value::from(r.rows), json!([["198.51.100.7", 443]]));
+        assert_eq!(r.columns[1].ty, "long");
+        // Bad input names the file and line.
+        std::fs::write(d.join("bad.jsonl"), "{\"a\": 1}\nnot json\n").unwrap();
+        let err = e.add_file_table("Bad", &format!("{}/bad.jsonl", d.display()), FileFormat::Jsonl).unwrap_err();
+        assert!(err.contains("bad.jsonl:2:"), "{err}");
+    }
+}
