@@ -574,4 +574,21 @@ fn query_functions_and_event_tables_from_the_command_line() {
     assert!(err.contains("line 1, column 25: unknown tabular operator 'wher'; did you mean 'where'?"), "{err}");
     let o = cairn(&data, &["table", "add", "Nope", &format!("{}/missing/*.jsonl", dir.path().display())]);
     assert_eq!(o.status.code(), Some(2));
+    // Enrichment of the objects a query selects, then seen from KQL.
+    let mut w = cairn_enrich::mmdb_writer::MmdbWriter::new("GeoIP2-Country");
+    w.insert("198.51.100.0".parse().unwrap(), 24, &json!({"country": {"iso_code": "RU", "names": {"en": "Russia"}}}));
+    let db = dir.path().join("geo.mmdb");
+    std::fs::write(&db, w.build()).unwrap();
+    let o = cairn(
+        &data,
+        &["enrich", "--geoip-db", db.to_str().unwrap(), "--query", "observable_value Equals 198.51.100.2"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["enrichment"]["geo"][0]["country_iso"], "RU");
+    let q = "ThreatIntelIndicators | where tostring(AdditionalFields.GeoLocation[0].country_iso) == 'RU' | project ObservableValue";
+    let o = cairn(&data, &["query", "--format", "json", q]);
+    assert_eq!(stdout_json(&o)["rows"], json!([["198.51.100.2"]]));
 }

@@ -895,8 +895,9 @@ pub struct EnrichArgs {
     #[arg(long = "type", default_value = "indicator")]
     pub object_type: String,
     /// Enrich the current objects matching "FIELD OPERATOR VALUE" (repeatable, ANDed),
-    /// as in search and ingestion rules: --where "tags ArrayContains apt29".
-    #[arg(long = "where", conflicts_with = "ids")]
+    /// as in search and ingestion rules: --where "tags ArrayContains apt29" (also
+    /// spelled --query).
+    #[arg(long = "where", visible_alias = "query", conflicts_with = "ids")]
     pub where_: Vec<String>,
     /// The query as a condition tree in JSON, ANDed with --where.
     #[arg(long, conflicts_with = "ids")]
