@@ -118,22 +118,7 @@ impl Engine {
             let batches = run_with_timeout(df, left).map_err(|e| e.replace("{timeout}", &format!("{timeout:?}")))?;
             Ok(rows_of(&batches))
         };
-        let tables = |n: &str| {
-            self.tables.get(n).and_then(|t| self.ctx.read_table(t.clone()).ok()).or_else(|| self.files.get(n).cloned())
-        };
-        let mut p = Planner {
-            ctx: &self.ctx,
-            tables: &tables,
-            table_names: self.table_names(),
-            saved_functions: &self.functions,
-            scopes: vec![HashMap::new()],
-            now,
-            render: None,
-            collect: &collect,
-            post: None,
-        };
-        p.lets(&q.lets)?;
-        let df = p.tabular(&q.body)?;
+        let (df, render) = self.plan(&q, now, &collect)?;
         let cols = columns(&df);
         let df = df.limit(0, Some(self.limits.max_rows + 1)).map_err(crate::plan::df_err(q.body.span))?;
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -152,7 +137,7 @@ impl Engine {
         }
         let truncated = rows.len() > self.limits.max_rows;
         rows.truncate(self.limits.max_rows);
-        let render = p.render.map(|(chart, props)| {
+        let render = render.map(|(chart, props)| {
             let mut m = serde_json::Map::new();
             m.insert("chart".into(), Value::String(chart));
             for (k, v) in props {
@@ -170,10 +155,22 @@ impl Engine {
 }
 
 impl Engine {
-    /// A query's plan as a DataFrame (for writing results elsewhere, and tests).
+    /// A query's plan as a DataFrame (for writing results elsewhere, and tests);
+    /// subqueries that must run while planning (`toscalar`, `in (…)`) are refused.
     pub async fn run_frame(&self, text: &str) -> Result<DataFrame, KqlError> {
         let q = crate::parse(text)?;
         let collect = |_df: DataFrame| -> Result<Vec<Vec<KVal>>, String> { Err("subqueries are not run here".into()) };
+        Ok(self.plan(&q, 0, &collect)?.0)
+    }
+
+    /// Plans a parsed query: its DataFrame and its `render`, if any.
+    #[allow(clippy::type_complexity)]
+    fn plan(
+        &self,
+        q: &crate::ast::Query,
+        now: i64,
+        collect: &dyn Fn(DataFrame) -> Result<Vec<Vec<KVal>>, String>,
+    ) -> Result<(DataFrame, Option<(String, Vec<(String, KVal)>)>), KqlError> {
         let tables = |n: &str| {
             self.tables.get(n).and_then(|t| self.ctx.read_table(t.clone()).ok()).or_else(|| self.files.get(n).cloned())
         };
@@ -183,13 +180,14 @@ impl Engine {
             table_names: self.table_names(),
             saved_functions: &self.functions,
             scopes: vec![HashMap::new()],
-            now: 0,
+            now,
             render: None,
-            collect: &collect,
+            collect,
             post: None,
         };
         p.lets(&q.lets)?;
-        p.tabular(&q.body)
+        let df = p.tabular(&q.body)?;
+        Ok((df, p.render))
     }
 }
 

@@ -868,12 +868,8 @@ fn call_fn(
         }
         "coalesce" => {
             need(1, 64)?;
-            let first = a(p, 0)?;
-            let ty = first.t;
-            let mut all = vec![first];
-            for i in 1..n {
-                all.push(cast_to(a(p, i)?, ty));
-            }
+            let all = args_as_first(p, args, cols)?;
+            let ty = all[0].t;
             row("coalesce", ty, all, move |v| {
                 v.iter()
                     .find(|x| !(x.is_null() || ty == KType::String && x.to_text().is_empty()))
@@ -1047,12 +1043,8 @@ fn call_fn(
         }
         "min_of" | "max_of" => {
             need(1, 64)?;
-            let first = a(p, 0)?;
-            let ty = first.t;
-            let mut all = vec![first];
-            for i in 1..n {
-                all.push(cast_to(a(p, i)?, ty));
-            }
+            let all = args_as_first(p, args, cols)?;
+            let ty = all[0].t;
             let max = lower == "max_of";
             row(&lower, ty, all, move |v| {
                 v.iter()
@@ -1234,6 +1226,17 @@ fn const_regex(
     let text = wrap(&text);
     let re = regex::Regex::new(&text).map_err(|e| KqlError::at(arg.span, format!("bad regular expression: {e}")))?;
     Ok((text, re))
+}
+
+/// Every argument, converted to the first one's type (`coalesce`, `min_of`, …).
+fn args_as_first(p: &mut Planner<'_>, args: &[Expr], cols: &[(String, KType)]) -> Result<Vec<Typed>, KqlError> {
+    let first = expr(p, &args[0], cols)?;
+    let ty = first.t;
+    let mut all = vec![first];
+    for a in &args[1..] {
+        all.push(cast_to(expr(p, a, cols)?, ty));
+    }
+    Ok(all)
 }
 
 /// Kusto's `\1` group references as the regex crate's `${1}`.
