@@ -86,3 +86,126 @@ async fn kql_queries_and_saved_functions_over_the_api() {
     assert_eq!(status, 400);
     assert!(r["error"].as_str().unwrap().starts_with("unknown table or function 'HighConfidence'"), "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workbooks_charts_and_event_tables_over_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
+    let reader = auth::create_token(store.as_ref(), "rita", Role::Reader).unwrap();
+    let contributor = auth::create_token(store.as_ref(), "carl", Role::Contributor).unwrap();
+    let admin = auth::create_token(store.as_ref(), "ada", Role::Admin).unwrap();
+    let state = Arc::new(AppState::new(Pipeline::new(store), ApiConfig::default()).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+    let c = reqwest::Client::new();
+    let up =
+        format!("{base}/workspaces/default/threat-intelligence-stix-objects:upload?api-version=2024-02-01-preview");
+    for (source, range) in [("vendor", 0..6), ("osint", 6..8)] {
+        let objs: Vec<Value> = range.map(|n| indicator(n, "2024-01-01T00:00:00.000Z")).collect();
+        let r = c
+            .post(&up)
+            .bearer_auth(&contributor)
+            .json(&json!({"sourcesystem": source, "stixobjects": objs}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    // The shipped workbook is listed and renders: every tile a chart, no errors.
+    let list: Value =
+        c.get(format!("{base}/api/v1/workbooks")).bearer_auth(&reader).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["workbooks"][0]["id"], "threat-intelligence");
+    let r = c
+        .get(format!("{base}/api/v1/workbooks/threat-intelligence/render?time_range=7d"))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(r["time_range"]["grain"], "3h");
+    for t in r["tiles"].as_array().unwrap() {
+        assert!(t["error"].is_null(), "{}: {}", t["title"], t["error"]);
+        assert!(t["svg"].as_str().unwrap().starts_with("<svg"), "{}", t["title"]);
+    }
+    let by_source =
+        r["tiles"].as_array().unwrap().iter().find(|t| t["title"] == "Active indicators by source").unwrap();
+    assert_eq!(by_source["result"]["rows"], json!([["vendor", 6], ["osint", 2]]));
+    let svg = c
+        .get(format!("{base}/api/v1/workbooks/threat-intelligence/tiles/6/svg"))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(svg.status(), 200);
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml; charset=utf-8");
+    let svg = svg.text().await.unwrap();
+    assert!(svg.contains(">\nvendor\n<") && svg.contains(">\nosint\n<"), "{svg}");
+    let bad = c
+        .get(format!("{base}/api/v1/workbooks/threat-intelligence/render?time_range=7w"))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+
+    // Import, export, replace, delete; readers cannot write; a broken tile is refused.
+    let wb = json!({"id": "mine", "name": "Mine", "tiles": [
+        {"title": "Sources", "query": "ThreatIntelIndicators | where TimeGenerated {TimeRange} | summarize n = dcount(Id) by SourceSystem | render piechart"}]});
+    let url = format!("{base}/api/v1/workbooks");
+    assert_eq!(c.post(&url).bearer_auth(&reader).json(&wb).send().await.unwrap().status(), 403);
+    assert_eq!(c.post(&url).bearer_auth(&contributor).json(&wb).send().await.unwrap().status(), 201);
+    assert_eq!(c.post(&url).bearer_auth(&contributor).json(&wb).send().await.unwrap().status(), 409);
+    let got: Value = c.get(format!("{url}/mine")).bearer_auth(&reader).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["tiles"][0]["title"], "Sources");
+    let r: Value = c.get(format!("{url}/mine/render")).bearer_auth(&reader).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["tiles"][0]["visualization"], "pie");
+    assert!(r["tiles"][0]["svg"].as_str().unwrap().contains("vendor — 6 (75.0%)"));
+    let broken =
+        json!({"name": "Mine", "tiles": [{"title": "Sources", "query": "ThreatIntelIndicators | summarise count()"}]});
+    let r = c.put(format!("{url}/mine")).bearer_auth(&contributor).json(&broken).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("did you mean 'summarize'"));
+    assert_eq!(c.delete(format!("{url}/mine")).bearer_auth(&contributor).send().await.unwrap().status(), 204);
+    assert_eq!(c.get(format!("{url}/mine")).bearer_auth(&reader).send().await.unwrap().status(), 404);
+
+    // A query with render, drawn on request.
+    let r: Value = c
+        .post(format!("{base}/api/v1/query"))
+        .bearer_auth(&reader)
+        .json(&json!({"query": "ThreatIntelIndicators | summarize n = count() by SourceSystem | render columnchart", "chart": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(r["svg"].as_str().unwrap().contains(">\nosint\n<"), "{r}");
+
+    // Event tables over HTTP: admin only; then joined with the intelligence.
+    let events = dir.path().join("dns.jsonl");
+    std::fs::write(&events, "{\"Name\": \"198.51.100.1\", \"TimeGenerated\": \"2024-01-01T00:00:00Z\"}\n{\"Name\": \"other.example.org\", \"TimeGenerated\": \"2024-01-01T00:00:00Z\"}\n").unwrap();
+    let t = format!("{base}/api/v1/tables/DnsEvents");
+    let body = json!({"path": events.to_str().unwrap()});
+    assert_eq!(c.put(&t).bearer_auth(&contributor).json(&body).send().await.unwrap().status(), 403);
+    assert_eq!(c.put(&t).bearer_auth(&admin).json(&body).send().await.unwrap().status(), 200);
+    let missing = c.put(&t).bearer_auth(&admin).json(&json!({"path": "/nonexistent/x.jsonl"})).send().await.unwrap();
+    assert_eq!(missing.status(), 400);
+    let r: Value = c
+        .post(format!("{base}/api/v1/query"))
+        .bearer_auth(&reader)
+        .json(&json!({"query": "DnsEvents | join kind=inner (ThreatIntelIndicators | project ObservableValue, SourceSystem) on $left.Name == $right.ObservableValue | project Name, SourceSystem"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["rows"], json!([["198.51.100.1", "vendor"]]), "{r}");
+    let list: Value =
+        c.get(format!("{base}/api/v1/tables")).bearer_auth(&reader).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["tables"][0]["name"], "DnsEvents");
+    assert_eq!(c.delete(&t).bearer_auth(&admin).send().await.unwrap().status(), 204);
+}

@@ -80,6 +80,9 @@ pub enum Command {
     /// Event tables over files (JSON lines, CSV, Parquet) for KQL joins with the intelligence.
     #[command(subcommand)]
     Table(crate::query_cli::TableCommand),
+    /// Workbooks: saved KQL tiles drawn as charts (the Threat Intelligence workbook ships).
+    #[command(subcommand)]
+    Workbook(crate::workbook_cli::WorkbookCommand),
     /// Ingestion rules: curate what connectors (and, per rule, other sources) deliver.
     #[command(subcommand)]
     Rule(crate::rule_cli::RuleCommand),
@@ -655,6 +658,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Query(a) => crate::query_cli::query(&data, a),
         Command::Function(c) => crate::query_cli::function(&data, c),
         Command::Table(c) => crate::query_cli::table(&data, c),
+        Command::Workbook(c) => crate::workbook_cli::workbook(&data, c),
         Command::Bench(b) => crate::bench::run(b),
     }
 }

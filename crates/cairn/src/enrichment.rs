@@ -470,6 +470,11 @@ const STEP: usize = 2_000;
 const WHOIS_BUDGET: Duration = Duration::from_secs(20);
 
 /// The stored enrichment of an object, if any.
+/// The last seq the background enricher has passed; None when it has never run.
+pub fn enriched_through(store: &dyn Store) -> Option<i64> {
+    store.doc(CURSOR_KIND, "seq").ok().flatten().and_then(|d| d.parse().ok())
+}
+
 pub fn stored(store: &dyn Store, id: &str) -> Result<Option<Value>, String> {
     match store.doc(KIND, id).map_err(|e| e.to_string())? {
         Some(d) => serde_json::from_str(&d).map(Some).map_err(|e| e.to_string()),

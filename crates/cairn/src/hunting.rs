@@ -59,7 +59,8 @@ impl Hunting {
                 let doc = crate::enrichment::stored(store.as_ref(), id).ok().flatten()?;
                 Some((doc.get("geo").cloned().unwrap_or(Value::Null), doc.get("whois").cloned().unwrap_or(Value::Null)))
             };
-            t.refresh(self.store.as_ref(), &enrichment).map_err(|m| KqlError::at(Default::default(), m))?;
+            let through = crate::enrichment::enriched_through(self.store.as_ref());
+            t.refresh(self.store.as_ref(), &enrichment, through).map_err(|m| KqlError::at(Default::default(), m))?;
             t.register(&mut engine).map_err(|m| KqlError::at(Default::default(), m))?;
         }
         for t in self.tables().map_err(|m| KqlError::at(Default::default(), m))? {
@@ -277,5 +278,33 @@ mod tests {
             description: String::new(),
         });
         assert!(e.unwrap_err().contains("did you mean 'where'"));
+    }
+
+    #[test]
+    fn rows_loaded_before_enrichment_get_it_once_enrichment_has_passed() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let _g = rt.enter();
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
+        let p = Pipeline::new(store.clone());
+        let src = Source::new(SourceKind::Upload, "Feed A");
+        p.ingest_values(&src, vec![ind(1, "[ipv4-addr:value = '203.0.113.9']", "2026-01-01T00:00:00.000Z")]).unwrap();
+        let h = Hunting::new(store.clone()).unwrap();
+        let now = cairn_store::now_micros();
+        let q = "ThreatIntelIndicators | project Country = tostring(AdditionalFields.GeoLocation[0].country_iso)";
+        // Queried before the enricher ran: nothing yet.
+        assert_eq!(h.query(q, now).unwrap().rows, vec![vec![json!("")]]);
+        // The enricher writes its result and moves its cursor past the version.
+        let id = "indicator--00000000-0000-4000-8000-000000000001";
+        store
+            .write_enrichment(
+                &[
+                    ("enrichment", id, Some(r#"{"geo":[{"ip":"203.0.113.9","country_iso":"NL"}]}"#)),
+                    ("enrichment-cursor", "seq", Some(&store.head().unwrap().unwrap().to_string())),
+                ],
+                &[],
+            )
+            .unwrap();
+        assert_eq!(h.query(q, now).unwrap().rows, vec![vec![json!("NL")]]);
     }
 }

@@ -27,3 +27,5 @@ pub mod scheduler;
 pub mod search;
 pub mod server;
 pub mod taxii;
+pub mod workbook_cli;
+pub mod workbooks;

@@ -378,6 +378,28 @@ impl Expr {
                 Some(b) => format!("{b}_{m}"),
                 None => m.clone(),
             }),
+            // Kusto names a converted column after what it converts:
+            // `summarize count() by tostring(Data.name)` gives `Data_name`.
+            ExprKind::Call(f, args)
+                if args.len() == 1
+                    && matches!(
+                        f.to_ascii_lowercase().as_str(),
+                        "tostring"
+                            | "toint"
+                            | "tolong"
+                            | "todouble"
+                            | "toreal"
+                            | "tobool"
+                            | "toboolean"
+                            | "todatetime"
+                            | "totimespan"
+                            | "todynamic"
+                            | "todecimal"
+                            | "toguid"
+                    ) =>
+            {
+                args[0].derived_name()
+            }
             ExprKind::Index(base, i) => match (&base.derived_name(), &i.kind) {
                 (Some(b), ExprKind::Lit(Lit::Long(n))) => Some(format!("{b}_{n}")),
                 (Some(b), ExprKind::Lit(Lit::Str(s))) => Some(format!("{b}_{s}")),

@@ -56,6 +56,40 @@ pub(crate) fn elements(t: Typed, limit: Option<i64>) -> DfExpr {
     ScalarUDF::from(Elements { sig: Signature::variadic_any(Volatility::Immutable), limit }).call(vec![to_dynamic(t).e])
 }
 
+/// Several columns' elements side by side (mv-expand of several columns): per row, a
+/// dynamic array of `[index, a_i, b_i, …]`, as long as the longest, nulls padding the rest.
+pub(crate) fn zipped(targets: Vec<Typed>) -> Typed {
+    let args = targets.into_iter().map(to_dynamic).collect();
+    row("kql_zip", KType::Dynamic, args, |v| {
+        let lists: Vec<Vec<Value>> = v
+            .iter()
+            .map(|x| match x {
+                KVal::Dyn(Value::Array(items)) => items.clone(),
+                KVal::Dyn(Value::Null) | KVal::Null => Vec::new(),
+                other => vec![other.to_json()],
+            })
+            .collect();
+        let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+        let rows = (0..n)
+            .map(|i| {
+                let mut t = vec![Value::from(i as i64)];
+                t.extend(lists.iter().map(|l| l.get(i).cloned().unwrap_or(Value::Null)));
+                Value::Array(t)
+            })
+            .collect();
+        KVal::Dyn(Value::Array(rows))
+    })
+}
+
+/// Element `k` of a dynamic array (null past the end or for a non-array).
+pub(crate) fn item(t: Typed, k: usize) -> Typed {
+    // Keyed by k: functions with one name and no key are taken for one another.
+    row_keyed("kql_item", &k.to_string(), KType::Dynamic, vec![t], move |v| match &v[0] {
+        KVal::Dyn(Value::Array(a)) => KVal::Dyn(a.get(k).cloned().unwrap_or(Value::Null)),
+        _ => KVal::Null,
+    })
+}
+
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Elements {
     sig: Signature,
@@ -931,6 +965,27 @@ fn call_fn(
                 },
                 (a, b) => match (a.as_real(), b.as_real()) {
                     (Some(t), Some(s)) if s > 0.0 => KVal::Real((t / s).floor() * s),
+                    _ => KVal::Null,
+                },
+            })
+        }
+        "bin_at" => {
+            need(3, 3)?;
+            let (v, b, at) = (a(p, 0)?, a(p, 1)?, a(p, 2)?);
+            let ty = v.t;
+            row("bin_at", ty, vec![v, b, at], move |x| match (&x[0], &x[1], &x[2]) {
+                (KVal::DateTime(t), KVal::Timespan(s), KVal::DateTime(at)) if *s > 0 => {
+                    KVal::DateTime(at + (t - at).div_euclid(*s) * s)
+                }
+                (KVal::Timespan(t), KVal::Timespan(s), KVal::Timespan(at)) if *s > 0 => {
+                    KVal::Timespan(at + (t - at).div_euclid(*s) * s)
+                }
+                (KVal::Long(t), b, at) => match (b.as_long(), at.as_long()) {
+                    (Some(s), Some(at)) if s > 0 => KVal::Long(at + (t - at).div_euclid(s) * s),
+                    _ => KVal::Null,
+                },
+                (a, b, at) => match (a.as_real(), b.as_real(), at.as_real()) {
+                    (Some(t), Some(s), Some(at)) if s > 0.0 => KVal::Real(at + ((t - at) / s).floor() * s),
                     _ => KVal::Null,
                 },
             })

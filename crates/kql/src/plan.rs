@@ -16,6 +16,8 @@ use crate::error::{did_you_mean, KqlError, Span};
 use crate::functions;
 use crate::value::{KType, KVal};
 
+mod series;
+
 /// What a name in scope stands for.
 #[derive(Clone)]
 pub(crate) enum Binding {
@@ -558,7 +560,7 @@ impl Planner<'_> {
                 .map_err(|x| KqlError::at(span, x.to_string()))?;
                 self.ctx.read_batch(batch).map_err(e)
             }
-            OpKind::MakeSeries(_) => Err(KqlError::at(span, "the 'make-series' operator is not supported yet")),
+            OpKind::MakeSeries(m) => self.make_series(df, &cols, m, span),
             OpKind::Parse { expr, kind, pattern } => self.parse_op(df, &cols, expr, *kind, pattern, span),
         }
     }
@@ -652,6 +654,26 @@ impl Planner<'_> {
                 }
             }
         }
+        // percentiles(x, 50, 90): one percentile column per percentage, named as Kusto does.
+        let mut expanded = Vec::new();
+        for a in aggs {
+            match &a.expr.kind {
+                ExprKind::Call(f, args) if f.eq_ignore_ascii_case("percentiles") && n_args(args) > 2 => {
+                    if a.name.is_some() {
+                        return Err(KqlError::at(
+                            a.expr.span,
+                            "percentiles() with several percentages makes several columns: leave it unnamed, or use percentile() per name",
+                        ));
+                    }
+                    for p in &args[1..] {
+                        let call = ExprKind::Call("percentile".into(), vec![args[0].clone(), p.clone()]);
+                        expanded.push(Assign { name: None, expr: Expr::new(call, a.expr.span) });
+                    }
+                }
+                _ => expanded.push(a.clone()),
+            }
+        }
+        let aggs = &expanded[..];
         let mut aggr = Vec::new();
         let mut post: Vec<(String, KType, Option<Post>)> = Vec::new();
         for a in aggs {
@@ -767,12 +789,6 @@ impl Planner<'_> {
                     Some(v) => v.as_real().unwrap_or(50.0),
                     None => 50.0,
                 };
-                if n_args(args) > 2 {
-                    return Err(KqlError::at(
-                        x.span,
-                        "percentiles() with several percentages is not supported; use percentile() per value",
-                    ));
-                }
                 // Kusto's percentile is nearest-rank (a value of the set, never an
                 // interpolation): the values are gathered, and the rank picked after.
                 let e = agg::array_agg(a.e);
@@ -866,13 +882,48 @@ impl Planner<'_> {
         to_types: &[Option<String>],
         span: Span,
     ) -> Result<DataFrame, KqlError> {
-        if item_index.is_some() || targets.len() > 1 {
-            return Err(KqlError::at(span, "mv-expand of several columns or with_itemindex is not supported yet"));
-        }
         let limit = match limit {
             Some(l) => self.constant(l)?.as_long(),
             None => None,
         };
+        let ty_of = |i: usize| -> Result<KType, KqlError> {
+            match to_types.get(i).cloned().flatten() {
+                Some(t) => KType::parse(&t).ok_or_else(|| KqlError::at(span, format!("unknown type '{t}'"))),
+                None => Ok(KType::Dynamic),
+            }
+        };
+        if item_index.is_some() || targets.len() > 1 {
+            // Several columns expand side by side (the longest sets the row count); the
+            // row's tuple is [index, a, b, …], taken apart after the unnest.
+            let mut vals = Vec::new();
+            let mut names = Vec::new();
+            for (i, a) in targets.iter().enumerate() {
+                vals.push(self.expr(&a.expr, cols)?);
+                names.push(self.name_of(a, i + 1));
+            }
+            let tuple = "__mv_tuple";
+            let list = functions::elements(functions::zipped(vals), limit);
+            let df = df.with_column(tuple, list).map_err(df_err(span))?;
+            let (state, plan) = df.into_parts();
+            let plan = datafusion::logical_expr::LogicalPlanBuilder::from(plan)
+                .unnest_columns_with_options(
+                    vec![datafusion::common::Column::new_unqualified(tuple)],
+                    datafusion::common::UnnestOptions::new(),
+                )
+                .and_then(|b| b.build())
+                .map_err(df_err(span))?;
+            let mut df = DataFrame::new(state, plan);
+            let t = Typed::new(col(tuple), KType::Dynamic);
+            for (i, name) in names.iter().enumerate() {
+                let v = functions::cast_to(functions::item(t.clone(), i + 1), ty_of(i)?);
+                df = df.with_column(name, v.e).map_err(df_err(span))?;
+            }
+            if let Some(ix) = item_index {
+                let v = functions::cast_to(functions::item(t, 0), KType::Long);
+                df = df.with_column(ix, v.e).map_err(df_err(span))?;
+            }
+            return df.drop_columns(&[tuple]).map_err(df_err(span));
+        }
         let a = &targets[0];
         let t = self.expr(&a.expr, cols)?;
         let name = self.name_of(a, 1);
@@ -888,11 +939,7 @@ impl Planner<'_> {
             .and_then(|b| b.build())
             .map_err(df_err(span))?;
         df = DataFrame::new(state, plan);
-        let ty = match to_types.first().cloned().flatten() {
-            Some(t) => KType::parse(&t).ok_or_else(|| KqlError::at(span, format!("unknown type '{t}'")))?,
-            None => KType::Dynamic,
-        };
-        let c = functions::cast_to(Typed::new(col(&name), KType::Dynamic), ty);
+        let c = functions::cast_to(Typed::new(col(&name), KType::Dynamic), ty_of(0)?);
         df.with_column(&name, c.e).map_err(df_err(span))
     }
 

@@ -113,6 +113,9 @@ pub struct TiTables {
     tenant: String,
     indicators: Vec<RecordBatch>,
     objects: Vec<RecordBatch>,
+    /// Batches built before enrichment had passed their versions: `(indicators?, index,
+    /// last seq)`. Their AdditionalFields are filled in once enrichment has passed them.
+    unenriched: Vec<(bool, usize, i64)>,
 }
 
 /// What enrichment knows about an object: `(GeoLocation, WhoIs)` for AdditionalFields.
@@ -120,32 +123,70 @@ pub type EnrichmentOf<'a> = &'a dyn Fn(&str) -> Option<(Value, Value)>;
 
 impl TiTables {
     pub fn new(tenant: &str) -> TiTables {
-        TiTables { after: None, tenant: tenant.to_string(), indicators: Vec::new(), objects: Vec::new() }
+        TiTables {
+            after: None,
+            tenant: tenant.to_string(),
+            indicators: Vec::new(),
+            objects: Vec::new(),
+            unenriched: Vec::new(),
+        }
     }
 
     /// Appends the versions stored since the last call; returns how many it read.
-    pub fn refresh(&mut self, store: &dyn Store, enrichment: EnrichmentOf<'_>) -> Result<usize, String> {
+    ///
+    /// `enriched_through` is the last seq enrichment has passed (None: enrichment is not
+    /// running). Enrichment follows the store a little behind ingest, so rows built ahead
+    /// of it are remembered and their AdditionalFields filled in (once) when it has
+    /// passed them: GeoLocation never stays missing because a query ran early.
+    pub fn refresh(
+        &mut self,
+        store: &dyn Store,
+        enrichment: EnrichmentOf<'_>,
+        enriched_through: Option<i64>,
+    ) -> Result<usize, String> {
         let filter = Filter { versions: VersionSelect::All, ..Filter::default() };
         let mut read = 0;
         loop {
             let page = store.list(&filter, self.after, 5_000).map_err(|e| e.to_string())?;
             if page.items.is_empty() {
-                return Ok(read);
+                break;
             }
             read += page.items.len();
-            self.after = page.items.last().map(|v| v.seq);
+            let last = page.items.last().map_or(0, |v| v.seq);
+            self.after = Some(last);
+            let ahead = enriched_through.is_none_or(|e| e < last);
             let (ind, obj): (Vec<&StoredVersion>, Vec<&StoredVersion>) =
                 page.items.iter().partition(|v| v.stix_type == "indicator");
             if !ind.is_empty() {
                 self.indicators.push(self.indicator_batch(&ind, enrichment)?);
+                if ahead {
+                    self.unenriched.push((true, self.indicators.len() - 1, last));
+                }
             }
             if !obj.is_empty() {
                 self.objects.push(self.object_batch(&obj, enrichment)?);
+                if ahead {
+                    self.unenriched.push((false, self.objects.len() - 1, last));
+                }
             }
             if page.next.is_none() {
-                return Ok(read);
+                break;
             }
         }
+        if let Some(through) = enriched_through {
+            let (ready, later): (Vec<_>, Vec<_>) = self.unenriched.iter().partition(|(_, _, last)| *last <= through);
+            self.unenriched = later;
+            for (indicators, i, _) in ready {
+                let batches = if indicators { &mut self.indicators } else { &mut self.objects };
+                batches[i] = with_enrichment(&batches[i], enrichment)?;
+            }
+        }
+        Ok(read)
+    }
+
+    /// Rows of ThreatIntelIndicators (one per observable per stored version).
+    pub fn indicator_rows(&self) -> usize {
+        self.indicators.iter().map(RecordBatch::num_rows).sum()
     }
 
     /// Registers the tables (and the derived ones) with an engine.
@@ -242,6 +283,44 @@ fn object_of(v: &StoredVersion) -> Result<Value, String> {
         return Ok(json!({"type": v.stix_type, "id": v.id}));
     }
     serde_json::from_str(&v.raw).map_err(|e| format!("{}: {e}", v.id))
+}
+
+/// A batch with AdditionalFields' GeoLocation and WhoIs as enrichment now has them.
+fn with_enrichment(b: &RecordBatch, enrichment: EnrichmentOf<'_>) -> Result<RecordBatch, String> {
+    use datafusion::arrow::array::{Array, LargeStringArray, StringArray};
+    let schema = b.schema();
+    let (Ok(id_ix), Ok(af_ix)) = (schema.index_of("Id"), schema.index_of("AdditionalFields")) else {
+        return Ok(b.clone());
+    };
+    let ids = b.column(id_ix).as_any().downcast_ref::<StringArray>().ok_or("Id is not a string column")?;
+    let afs = b.column(af_ix).as_any().downcast_ref::<LargeStringArray>().ok_or("AdditionalFields is not dynamic")?;
+    let mut out = LargeStringBuilder::new();
+    let mut last: Option<(String, Option<(Value, Value)>)> = None;
+    for r in 0..b.num_rows() {
+        // Id is base64(source)---stix id; rows of one version sit together.
+        let stix_id = ids.value(r).rsplit("---").next().unwrap_or_default();
+        if last.as_ref().is_none_or(|(id, _)| id != stix_id) {
+            last = Some((stix_id.to_string(), enrichment(stix_id)));
+        }
+        let found = last.as_ref().and_then(|(_, e)| e.clone());
+        if afs.is_null(r) {
+            out.append_null();
+            continue;
+        }
+        let mut m: serde_json::Map<String, Value> = serde_json::from_str(afs.value(r)).unwrap_or_default();
+        if let Some((geo, whois)) = found {
+            if !geo.is_null() {
+                m.insert("GeoLocation".into(), geo);
+            }
+            if !whois.is_null() {
+                m.insert("WhoIs".into(), whois);
+            }
+        }
+        out.append_value(Value::Object(m).to_string());
+    }
+    let mut cols = b.columns().to_vec();
+    cols[af_ix] = Arc::new(out.finish());
+    RecordBatch::try_new(schema, cols).map_err(|e| e.to_string())
 }
 
 /// `{"TLPLevel": …, "GeoLocation": …, "WhoIs": …}`.

@@ -281,6 +281,24 @@ mod run {
             // Nearest rank, never an interpolation.
             ("range i from 1 to 4 step 1 | summarize percentile(i, 50), percentile(i, 90), p = percentile(i, 0)", json!([[2.0, 4.0, 1.0]])),
             ("print a = 1 + 2 * 3, b = 7 / 2, c = 7.0 / 2, d = 1d / 1h, e = -5 % 3", json!([[7, 3, 3.5, 24.0, -2]])),
+            ("T | summarize n = count() by tostring(Data.indicator_types[0]) | order by Data_indicator_types_0 asc | project Data_indicator_types_0, n",
+             json!([["", 1], ["anomalous-activity", 1], ["malicious-activity", 2]])),
+            // mv-expand of several columns: side by side, the longest sets the rows.
+            ("print a = dynamic([1, 2, 3]), b = dynamic(['x', 'y']) | mv-expand a to typeof(long), b to typeof(string)",
+             json!([[1, "x"], [2, "y"], [3, ""]])),
+            ("print a = dynamic(['p', 'q']) | mv-expand with_itemindex=i a to typeof(string)", json!([["p", 0], ["q", 1]])),
+            ("range i from 1 to 10 step 1 | summarize percentiles(i, 50, 90)", json!([[5.0, 9.0]])),
+            // make-series: one row per group, arrays over the steps, the default where empty.
+            ("T | make-series n = count() default = 0 on Created from datetime(2024-01-01) to datetime(2024-01-02) step 6h by Id | order by Id asc",
+             json!([["a", [0, 2, 0, 0], ["2024-01-01T00:00:00Z", "2024-01-01T06:00:00Z", "2024-01-01T12:00:00Z", "2024-01-01T18:00:00Z"]],
+                    ["c", [0, 0, 0, 1], ["2024-01-01T00:00:00Z", "2024-01-01T06:00:00Z", "2024-01-01T12:00:00Z", "2024-01-01T18:00:00Z"]]])),
+            ("T | where Id != 'b' | make-series avg(Confidence) default = -1 on Created step 12h",
+             json!([[[80.0, 95.0], ["2024-01-01T00:00:00Z", "2024-01-01T12:00:00Z"]]])),
+            ("T | make-series count() on Created from datetime(2024-01-01 05:00) to datetime(2024-01-01 12:00) step 4h | project count_",
+             json!([[[0, 2]]])),
+            ("T | where Id == 'zzz' | make-series count() on Created step 1d", json!([])),
+            ("print b = bin_at(datetime(2024-01-01 10:35), 1h, datetime(2024-01-01 00:15)), n = bin_at(17, 5, 3)",
+             json!([["2024-01-01T10:15:00Z", 13]])),
             ("print t = datetime(2024-01-31) + 1d, s = 90m, b = bin(datetime(2024-01-31 10:35), 1h)",
              json!([["2024-02-01T00:00:00Z", "01:30:00", "2024-01-31T10:00:00Z"]])),
         ];

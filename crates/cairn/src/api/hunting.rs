@@ -18,6 +18,13 @@ pub struct QueryRequest {
     /// Rows returned at most (the server's limit caps it).
     #[serde(default)]
     pub max_rows: Option<usize>,
+    /// Also draw the result as SVG (`"svg"` in the answer) when the query has `render`
+    /// (or as `visualization` says).
+    #[serde(default)]
+    pub chart: bool,
+    /// bar, column, pie, timechart… (see workbooks); overrides the query's `render`.
+    #[serde(default)]
+    pub visualization: Option<cairn_chart::Visualization>,
 }
 
 /// Runs a KQL query: `{"columns": [...], "rows": [...], "render": {...}|null}`; a query
@@ -30,6 +37,7 @@ pub async fn query(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Reader)?;
     let hunting = state.hunting.clone();
+    let (chart, viz) = (req.chart || req.visualization.is_some(), req.visualization);
     let out = tokio::task::spawn_blocking(move || {
         let text = req.query;
         let r = match req.max_rows {
@@ -46,6 +54,17 @@ pub async fn query(
     .await
     .map_err(ApiError::internal)?;
     match out {
+        (_, Ok(r)) if chart => {
+            let mut body = serde_json::to_value(&r).map_err(ApiError::internal)?;
+            match viz.or_else(|| crate::workbooks::visualization_of(&r)) {
+                Some(v) => match crate::workbooks::chart(&r, v, "") {
+                    Ok(svg) => body["svg"] = json!(svg),
+                    Err(e) => body["chart_error"] = json!(e),
+                },
+                None => body["chart_error"] = json!("the query has no render operator and no visualization was given"),
+            }
+            Ok(Json(body).into_response())
+        }
         (_, Ok(r)) => Ok(Json(r).into_response()),
         (text, Err(e)) => {
             let (line, column) = e.line_col(&text);

@@ -8,6 +8,7 @@ mod admin;
 mod curation;
 pub mod detect;
 mod hunting;
+mod workbooks;
 use hunting::{delete_function, get_function, put_function};
 mod imports;
 mod openapi;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use cairn_store::{Filter, StoredVersion};
 use serde_json::{json, value::RawValue, Value};
@@ -126,6 +127,12 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/query", post(hunting::query))
         .route("/api/v1/functions", get(hunting::list_functions))
         .route("/api/v1/functions/{name}", get(get_function).put(put_function).delete(delete_function))
+        .route("/api/v1/tables", get(workbooks::list_tables))
+        .route("/api/v1/tables/{name}", put(workbooks::put_table).delete(workbooks::delete_table))
+        .route("/api/v1/workbooks", get(workbooks::list).post(workbooks::create))
+        .route("/api/v1/workbooks/{id}", get(workbooks::get).put(workbooks::put).delete(workbooks::delete))
+        .route("/api/v1/workbooks/{id}/render", get(workbooks::render))
+        .route("/api/v1/workbooks/{id}/tiles/{n}/svg", get(workbooks::tile_svg))
         .route("/api/v1/imports", get(imports::list).post(imports::create))
         .route("/api/v1/imports/{id}", get(imports::get))
         .route("/api/v1/imports/{id}/errors", get(imports::errors))

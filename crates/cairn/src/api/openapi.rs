@@ -273,6 +273,53 @@ fn paths() -> Vec<(&'static str, Vec<(&'static str, Op)>)> {
                 ("delete", op("Delete a saved function", "contributor").path("name", "the function's name")),
             ],
         ),
+        ("/api/v1/tables", vec![("get", op("Event tables over files, queried by name in KQL", "reader"))]),
+        (
+            "/api/v1/tables/{name}",
+            vec![
+                (
+                    "put",
+                    op("Register an event table over server files (JSON lines, CSV, Parquet; a file, directory or * pattern); read once to check", "admin")
+                        .path("name", "the table's name")
+                        .body(reference("FileTable")),
+                ),
+                ("delete", op("Remove an event table (the files stay)", "admin").path("name", "the table's name")),
+            ],
+        ),
+        (
+            "/api/v1/workbooks",
+            vec![
+                ("get", op("Workbooks (the shipped Threat Intelligence workbook included)", "reader")),
+                ("post", op("Import a workbook (its exported JSON); 409 when the id is taken", "contributor").body(reference("Workbook")).created()),
+            ],
+        ),
+        (
+            "/api/v1/workbooks/{id}",
+            vec![
+                ("get", op("One workbook, as JSON to export", "reader").path("id", "the workbook's id")),
+                ("put", op("Save a workbook (every tile's query is checked)", "contributor").path("id", "the workbook's id").body(reference("Workbook"))),
+                ("delete", op("Delete a stored workbook (the shipped default comes back)", "contributor").path("id", "the workbook's id")),
+            ],
+        ),
+        (
+            "/api/v1/workbooks/{id}/render",
+            vec![(
+                "get",
+                op("Run every tile over the time range: results, SVG charts, per-tile errors", "reader")
+                    .path("id", "the workbook's id")
+                    .query("time_range", "string", "7d, 24h… or START..END (default: the workbook's)"),
+            )],
+        ),
+        (
+            "/api/v1/workbooks/{id}/tiles/{n}/svg",
+            vec![(
+                "get",
+                op("One tile's chart as image/svg+xml", "reader")
+                    .path("id", "the workbook's id")
+                    .path("n", "the tile, from 1")
+                    .query("time_range", "string", "7d, 24h… or START..END"),
+            )],
+        ),
         (
             "/api/v1/imports",
             vec![
@@ -374,7 +421,12 @@ fn schemas() -> Value {
         },
         "Query": {
             "type": "object",
-            "properties": {"query": {"type": "string"}, "max_rows": {"type": "integer", "minimum": 0}},
+            "properties": {
+                "query": {"type": "string"},
+                "max_rows": {"type": "integer", "minimum": 0},
+                "chart": {"type": "boolean", "description": "also draw the result as SVG (svg) when the query has render"},
+                "visualization": {"type": "string", "enum": ["bar", "stackedbar", "column", "stackedcolumn", "pie", "line", "timechart", "area", "table", "number"]}
+            },
             "required": ["query"]
         },
         "QueryResult": {
@@ -383,9 +435,31 @@ fn schemas() -> Value {
                 "columns": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "type": {"type": "string"}}}},
                 "rows": {"type": "array", "items": {"type": "array"}},
                 "render": {"type": ["object", "null"]},
-                "truncated": {"type": "boolean"}
+                "truncated": {"type": "boolean"},
+                "svg": {"type": "string", "description": "with chart: the result drawn"},
+                "chart_error": {"type": "string", "description": "with chart: why it could not be drawn"}
             },
             "required": ["columns", "rows", "render"]
+        },
+        "FileTable": {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "format": {"type": "string", "enum": ["jsonl", "csv", "parquet"]}},
+            "required": ["path"]
+        },
+        "Workbook": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "description": {"type": "string"},
+                "time_range": {"type": "object", "properties": {"default": {"type": "string"}, "options": {"type": "array", "items": {"type": "string"}}}},
+                "tiles": {"type": "array", "items": {"type": "object", "properties": {
+                    "title": {"type": "string"}, "query": {"type": "string"},
+                    "visualization": {"type": "string", "enum": ["bar", "stackedbar", "column", "stackedcolumn", "pie", "line", "timechart", "area", "table", "number"]},
+                    "width": {"type": "integer", "minimum": 1, "maximum": 2}
+                }, "required": ["title", "query"]}}
+            },
+            "required": ["id", "name", "tiles"]
         },
         "SavedFunction": {
             "type": "object",

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::ingest::{ImportOptions, Pipeline};
 
 mod detect;
+mod kql;
 mod search;
 
 #[derive(Subcommand, Debug)]
@@ -97,6 +98,21 @@ pub enum BenchCommand {
         /// Imports, alternating without and with the enricher (medians are compared).
         #[arg(long, default_value_t = 10)]
         rounds: usize,
+    },
+    /// KQL at scale: store N generated indicators, load the TI tables, write an M-row
+    /// DNS event file, then time the goal's queries (arg_max/summarize, has, contains, a
+    /// join with the file) beside the same questions in SQL on DataFusion alone.
+    Kql {
+        #[arg(long, default_value_t = 1_000_000)]
+        count: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Timed runs per query (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// The event file's format: parquet, jsonl or csv.
+        #[arg(long, default_value = "parquet")]
+        events_format: String,
     },
     /// Write a bundle of generated indicators to stdout (for memory and import tests).
     Generate {
@@ -257,6 +273,11 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
         BenchCommand::Geoip { dbs, lookups } => bench_geoip(&dbs, lookups),
         BenchCommand::Enrich { dbs, count, rounds } => bench_enrich(&dbs, count, rounds),
         BenchCommand::Taxii { count, limit } => bench_taxii(count, limit),
+        BenchCommand::Kql { count, events, runs, events_format } => {
+            let f = cairn_kql::files::FileFormat::parse(&events_format)
+                .ok_or_else(|| anyhow::anyhow!("--events-format {events_format}: use parquet, jsonl or csv"))?;
+            kql::bench_kql(count, events, runs.max(1), f)
+        }
     }
 }
 
