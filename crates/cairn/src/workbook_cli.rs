@@ -37,6 +37,9 @@ pub enum WorkbookCommand {
         time_range: Option<String>,
         #[arg(long, default_value = "workbook-svg")]
         out_dir: PathBuf,
+        /// A text parameter's value: `--param Indicator=203.0.113.7` (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
     },
 }
 
@@ -93,8 +96,14 @@ pub fn workbook(data: &Path, c: WorkbookCommand) -> anyhow::Result<i32> {
                 Ok(2)
             }
         }
-        WorkbookCommand::Render { id, time_range, out_dir } => {
+        WorkbookCommand::Render { id, time_range, out_dir, params } => {
             let w = get(&id)?;
+            let mut given = crate::workbooks::ParamValues::new();
+            for p in params {
+                let (k, v) = p.split_once('=').ok_or_else(|| anyhow::anyhow!("--param {p}: write NAME=VALUE"))?;
+                given.insert(k.to_string(), v.to_string());
+            }
+            let params = w.parameter_values(&given).map_err(anyhow::Error::msg)?;
             let now = cairn_store::now_micros();
             let range = TimeRange::parse(time_range.as_deref().unwrap_or(&w.time_range.default), now)
                 .map_err(anyhow::Error::msg)?;
@@ -102,7 +111,7 @@ pub fn workbook(data: &Path, c: WorkbookCommand) -> anyhow::Result<i32> {
             let _g = rt.enter();
             std::fs::create_dir_all(&out_dir).map_err(|e| anyhow::anyhow!("{}: {e}", out_dir.display()))?;
             let mut failed = 0;
-            for (i, t) in wbs.render(&w, &range, now).into_iter().enumerate() {
+            for (i, t) in wbs.render(&w, &range, &params, now).into_iter().enumerate() {
                 println!("== {} ({})", t.title, t.visualization.name());
                 if let Some(r) = &t.result {
                     println!("{}", crate::hunting::to_table(r));

@@ -95,7 +95,12 @@ impl Engine {
     /// Adds a table over files (JSON lines, CSV or Parquet; a file, a directory or a `*`
     /// pattern). Needs a tokio runtime context.
     pub fn add_file_table(&mut self, name: &str, path: &str, format: crate::files::FileFormat) -> Result<(), String> {
-        let df = futures::executor::block_on(crate::files::read(&self.ctx, path, format))?;
+        let mut df = futures::executor::block_on(crate::files::read(&self.ctx, path, format))?;
+        // Every Log Analytics table has `Type`, its own name; content groups by it
+        // (`union * | summarize count() by Type`), so a file table gets it if it lacks it.
+        if df.schema().field_with_unqualified_name("Type").is_err() {
+            df = df.with_column("Type", datafusion::prelude::lit(name.to_string())).map_err(|e| e.to_string())?;
+        }
         self.files.insert(name.to_string(), df);
         Ok(())
     }
@@ -165,11 +170,13 @@ impl Engine {
     /// benchmarks are measured against (users query in KQL). Needs a tokio runtime context.
     pub fn run_sql(&self, sql: &str) -> Result<Vec<Vec<Value>>, String> {
         let ctx = SessionContext::new_with_config(self.ctx.copied_config());
+        // Bare references keep the names' case (a &str would be parsed and lower-cased).
+        use datafusion::common::TableReference;
         for (n, t) in &self.tables {
-            ctx.register_table(n.as_str(), t.clone()).map_err(|e| e.to_string())?;
+            ctx.register_table(TableReference::bare(n.as_str()), t.clone()).map_err(|e| e.to_string())?;
         }
         for (n, df) in &self.files {
-            ctx.register_table(n.as_str(), df.clone().into_view()).map_err(|e| e.to_string())?;
+            ctx.register_table(TableReference::bare(n.as_str()), df.clone().into_view()).map_err(|e| e.to_string())?;
         }
         let batches = futures::executor::block_on(async {
             let df = ctx.sql(sql).await?;

@@ -208,6 +208,167 @@ pub fn has_term(hay: &str, needle: &str, case_sensitive: bool, prefix: bool, suf
     false
 }
 
+/// The vectorised test for `op` with a constant needle (see [`StrMatch`]).
+fn str_match(op: StrOp, needle: &str, neg: bool) -> Result<StrMatch, String> {
+    let re = regex::Regex::new(&needle_regex(op, needle))
+        .map_err(|e| format!("bad regular expression: {}", first_line_of(&e.to_string())))?;
+    let empty = if op == StrOp::MatchesRegex { re.is_match("") } else { str_test(op, "", needle) };
+    // LIKE patterns run as Arrow's vectorised kernels: the whole test for
+    // contains/startswith/endswith, a prefilter for has (a term occurs only
+    // where the needle does), then the term test on the few rows that pass.
+    let escaped: String =
+        needle.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
+    let (like, exact) = match op {
+        StrOp::Contains | StrOp::ContainsCs => (Some(format!("%{escaped}%")), false),
+        StrOp::StartsWith | StrOp::StartsWithCs => (Some(format!("{escaped}%")), false),
+        StrOp::EndsWith | StrOp::EndsWithCs => (Some(format!("%{escaped}")), false),
+        StrOp::MatchesRegex => (None, true),
+        _ => (Some(format!("%{escaped}%")), true),
+    };
+    let ci = !matches!(
+        op,
+        StrOp::HasCs
+            | StrOp::HasPrefixCs
+            | StrOp::HasSuffixCs
+            | StrOp::ContainsCs
+            | StrOp::StartsWithCs
+            | StrOp::EndsWithCs
+            | StrOp::MatchesRegex
+    );
+    Ok(StrMatch {
+        sig: Signature::any(1, Volatility::Immutable),
+        key: format!("{op:?}{neg}{needle}"),
+        like: like.map(|p| (p, ci)),
+        re: exact.then_some(re),
+        negated: neg,
+        empty: empty != neg,
+    })
+}
+
+/// The regular expression that answers `op` for a constant needle, with Kusto's rules:
+/// case-insensitive unless `_cs`; `has` matches whole terms, a term's edge being a
+/// character that is not alphanumeric (as `has_term`), and only where the needle's own
+/// edge is alphanumeric; `hasprefix`/`hassuffix` check one edge.
+fn needle_regex(op: StrOp, needle: &str) -> String {
+    if op == StrOp::MatchesRegex {
+        return needle.to_string();
+    }
+    let lit = regex::escape(needle);
+    let ci = !matches!(
+        op,
+        StrOp::HasCs
+            | StrOp::HasPrefixCs
+            | StrOp::HasSuffixCs
+            | StrOp::ContainsCs
+            | StrOp::StartsWithCs
+            | StrOp::EndsWithCs
+    );
+    let flag = if ci { "(?i)" } else { "" };
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let edge_before = r"(?:^|[^\p{Alphabetic}\p{N}])";
+    let edge_after = r"(?:$|[^\p{Alphabetic}\p{N}])";
+    let (start, end) = (word(needle.chars().next()), word(needle.chars().last()));
+    match op {
+        StrOp::Has | StrOp::HasCs if needle.is_empty() => String::new(),
+        StrOp::Has | StrOp::HasCs | StrOp::HasPrefix | StrOp::HasPrefixCs | StrOp::HasSuffix | StrOp::HasSuffixCs => {
+            let prefix = matches!(op, StrOp::HasPrefix | StrOp::HasPrefixCs);
+            let suffix = matches!(op, StrOp::HasSuffix | StrOp::HasSuffixCs);
+            let before = if start && !suffix { edge_before } else { "" };
+            let after = if end && !prefix { edge_after } else { "" };
+            format!("{flag}{before}{lit}{after}")
+        }
+        StrOp::Contains | StrOp::ContainsCs => format!("{flag}{lit}"),
+        StrOp::StartsWith | StrOp::StartsWithCs => format!("{flag}^{lit}"),
+        StrOp::EndsWith | StrOp::EndsWithCs => format!("{flag}{lit}$"),
+        StrOp::MatchesRegex => unreachable!("handled above"),
+    }
+}
+
+fn first_line_of(s: &str) -> String {
+    s.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or(s).to_string()
+}
+
+/// A string test with a constant needle over a whole array at once: a LIKE pattern
+/// (Arrow's kernel; `true` = case-insensitive) and/or a regular expression that decides
+/// among the rows the pattern lets through. A null string reads as "" (Kusto's empty
+/// string), whose answer is `empty` (negation applied).
+#[derive(Debug)]
+struct StrMatch {
+    sig: Signature,
+    key: String,
+    like: Option<(String, bool)>,
+    re: Option<regex::Regex>,
+    negated: bool,
+    empty: bool,
+}
+
+impl PartialEq for StrMatch {
+    fn eq(&self, o: &Self) -> bool {
+        self.key == o.key
+    }
+}
+
+impl Eq for StrMatch {}
+
+impl std::hash::Hash for StrMatch {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.key.hash(h);
+    }
+}
+
+impl ScalarUDFImpl for StrMatch {
+    fn name(&self) -> &str {
+        "kql_str_match"
+    }
+    fn signature(&self) -> &Signature {
+        &self.sig
+    }
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Boolean)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        use datafusion::arrow::array::AsArray;
+        let a: ArrayRef = args.args[0].to_array(args.number_rows)?;
+        let a =
+            if a.data_type() == &DataType::Utf8 { a } else { datafusion::arrow::compute::cast(&a, &DataType::Utf8)? };
+        Ok(ColumnarValue::Array(Arc::new(self.eval(a.as_string::<i32>())?)))
+    }
+}
+
+impl StrMatch {
+    fn eval(
+        &self,
+        strings: &datafusion::arrow::array::StringArray,
+    ) -> DfResult<datafusion::arrow::array::BooleanArray> {
+        use datafusion::arrow::array::{BooleanArray, Scalar, StringArray};
+        use datafusion::arrow::compute::kernels::comparison::{ilike, like};
+        // Some(true) where the pattern matched, Some(false) where not, None for nulls.
+        let passed: Option<BooleanArray> = match &self.like {
+            Some((p, ci)) => {
+                let pattern = Scalar::new(StringArray::from(vec![p.as_str()]));
+                Some(if *ci { ilike(strings, &pattern)? } else { like(strings, &pattern)? })
+            }
+            None => None,
+        };
+        // LIKE alone (contains, startswith, endswith) on strings without nulls: the
+        // kernel's answer is the answer.
+        if let (Some(p), None, 0) = (&passed, &self.re, strings.null_count()) {
+            return Ok(if self.negated { datafusion::arrow::compute::kernels::boolean::not(p)? } else { p.clone() });
+        }
+        let out: BooleanArray = (0..strings.len())
+            .map(|i| {
+                if strings.is_null(i) {
+                    return Some(self.empty);
+                }
+                let through = passed.as_ref().is_none_or(|p| p.value(i));
+                let hit = through && self.re.as_ref().is_none_or(|re| re.is_match(strings.value(i)));
+                Some(hit != self.negated)
+            })
+            .collect();
+        Ok(out)
+    }
+}
+
 fn str_test(op: StrOp, hay: &str, needle: &str) -> bool {
     let ci = |a: &str, b: &str| (a.to_lowercase(), b.to_lowercase());
     match op {
@@ -309,16 +470,26 @@ fn cmp(a: &KVal, b: &KVal) -> Option<std::cmp::Ordering> {
 /// An expression's values when it is a constant list (for `in`, `has_any`).
 fn list_values(p: &mut Planner<'_>, items: &[Expr], cols: &[(String, KType)]) -> Result<Option<Vec<KVal>>, KqlError> {
     let mut out = Vec::new();
+    // A subquery's first column; arrays in it (`summarize make_list(x)`) are flattened,
+    // as Kusto does, so `where tld in~ (list_tlds)` reads the list's elements.
+    let flatten = |vals: Vec<KVal>, out: &mut Vec<KVal>| {
+        for v in vals {
+            match v {
+                KVal::Dyn(Value::Array(a)) => out.extend(a.into_iter().map(KVal::Dyn)),
+                v => out.push(v),
+            }
+        }
+    };
     for i in items {
         let v = match &i.kind {
             ExprKind::Tabular(t) => {
-                out.extend(p.first_column(t)?);
+                flatten(p.first_column(t)?, &mut out);
                 continue;
             }
             ExprKind::Name(n) if !cols.iter().any(|(c, _)| c == n) && p.scalar_binding(n).is_none() => {
                 // A tabular let: its first column.
                 let t = Tabular { source: Source::Name(n.clone(), i.span), ops: Vec::new(), span: i.span };
-                out.extend(p.first_column(&t)?);
+                flatten(p.first_column(&t)?, &mut out);
                 continue;
             }
             _ => {
@@ -462,18 +633,8 @@ pub(crate) fn expr(p: &mut Planner<'_>, x: &Expr, cols: &[(String, KType)]) -> R
             let (op, neg) = (*op, *negated);
             // A constant needle (the usual case) is prepared once.
             if let ExprKind::Lit(Lit::Str(needle)) = &right.kind {
-                let needle = needle.clone();
-                if op == StrOp::MatchesRegex {
-                    let re = regex::Regex::new(&needle)
-                        .map_err(|e| KqlError::at(right.span, format!("bad regular expression: {e}")))?;
-                    return Ok(row_keyed("kql_matches", &needle, KType::Bool, vec![l], move |v| {
-                        KVal::Bool(re.is_match(&v[0].to_text()) != neg)
-                    }));
-                }
-                let key = needle.clone();
-                return Ok(row_keyed(op.name(), &key, KType::Bool, vec![l], move |v| {
-                    KVal::Bool(str_test(op, &v[0].to_text(), &needle) != neg)
-                }));
+                let m = str_match(op, needle, neg).map_err(|e| KqlError::at(right.span, e))?;
+                return Ok(Typed::new(ScalarUDF::from(m).call(vec![l.e]), KType::Bool));
             }
             let r = to_string(expr(p, right, cols)?);
             Ok(row(op.name(), KType::Bool, vec![l, r], move |v| {
@@ -1358,4 +1519,47 @@ fn reqwest_free_url(s: &str) -> Result<Value, ()> {
         "Scheme": scheme, "Host": host, "Port": port, "Path": path, "Username": user, "Password": pass,
         "Query Parameters": params, "Fragment": fragment,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vectorised string operators (LIKE kernels, regular expressions) agree with
+    /// the per-value definitions (`has_term`, `str_test`) on every operator, over terms
+    /// at the edges, inside words, with punctuation, case and non-ASCII letters.
+    #[test]
+    fn needle_expressions_agree_with_the_definitions() {
+        let hays = [
+            "", "evil", "Evil.Example", "notevil.example", "evil-corp", "host77.example.com", "host777.example.com",
+            "https://evil.example/login?u=1", "a.b", "ÉVIL été", "x_evil", "evil_x", "(evil)", "1.2.3.4",
+            "c2 phishing", "sub.evil.example.com", "EVILevil",
+        ];
+        let needles =
+            ["", "evil", "EVIL", "evil.example", ".example", "host77", "1.2", "été", "évil", "(evil)", "_x", "e"];
+        let array = datafusion::arrow::array::StringArray::from(
+            hays.iter().map(|h| Some(*h)).chain([None]).collect::<Vec<Option<&str>>>(),
+        );
+        let no_nulls = datafusion::arrow::array::StringArray::from(hays.to_vec());
+        for &(_, op) in StrOp::ALL {
+            if op == StrOp::MatchesRegex {
+                continue;
+            }
+            for n in needles {
+                for neg in [false, true] {
+                    let m = str_match(op, n, neg).unwrap();
+                    let got = m.eval(&array).unwrap();
+                    // The last value is null, which reads as "".
+                    for (i, h) in hays.iter().chain([&""]).enumerate() {
+                        assert_eq!(got.value(i), str_test(op, h, n) != neg, "{op:?} {n:?} negated {neg} on {h:?}");
+                    }
+                    // Without nulls (the kernel-only path where it applies).
+                    let got = m.eval(&no_nulls).unwrap();
+                    for (i, h) in hays.iter().enumerate() {
+                        assert_eq!(got.value(i), str_test(op, h, n) != neg, "{op:?} {n:?} negated {neg} on {h:?}");
+                    }
+                }
+            }
+        }
+    }
 }

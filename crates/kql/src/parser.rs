@@ -572,6 +572,14 @@ impl Parser {
                         }
                     }
                     self.expect_punct(")")?;
+                } else {
+                    // The older form without `with`: `render barchart kind=stacked title="x"`.
+                    while matches!(self.peek(), Tok::Ident(_)) && matches!(self.peek_at(1), Tok::Punct(q) if *q == "=")
+                    {
+                        let (k, _) = self.name("a render property")?;
+                        self.expect_punct("=")?;
+                        props.push((k, self.expr()?));
+                    }
                 }
                 OpKind::Render { chart: chart.to_ascii_lowercase(), props }
             }

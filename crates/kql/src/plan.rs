@@ -725,11 +725,11 @@ impl Planner<'_> {
             "dcountif" => {
                 let a = arg(self, 0)?;
                 let p = functions::to_bool(arg(self, 1)?);
-                (
-                    agg::count_distinct(a.e).filter(p.e).build().map_err(df_err(x.span))?,
-                    format!("dcountif_{}", suffix(0)),
-                    KType::Long,
-                )
+                // As a count of distinct `case when p then a end` (nulls are not counted):
+                // a FILTER on a distinct count is dropped when DataFusion rewrites a lone
+                // distinct aggregate into a grouping.
+                let only = datafusion::logical_expr::when(p.e, a.e).end().map_err(df_err(x.span))?;
+                (agg::count_distinct(only), format!("dcountif_{}", suffix(0)), KType::Long)
             }
             "sum" => {
                 let a = arg(self, 0)?;

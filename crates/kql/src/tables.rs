@@ -77,6 +77,9 @@ fn indicator_schema() -> SchemaRef {
         b("IsDeleted"),
         b("Revoked"),
         s("Pattern"),
+        // Not in Sentinel's published schema, but its TI-map rules filter on it
+        // (`where Description !contains_cs "State: inactive;"`) without deriving it.
+        s("Description"),
         s("ObservableKey"),
         s("ObservableValue"),
         s("Tags"),
@@ -84,6 +87,7 @@ fn indicator_schema() -> SchemaRef {
         d("Data"),
         s("LastUpdateMethod"),
         s("WorkspaceId"),
+        s("AzureTenantId"),
         s("Type"),
     ]))
 }
@@ -103,6 +107,7 @@ fn object_schema() -> SchemaRef {
         d("Data"),
         s("LastUpdateMethod"),
         s("WorkspaceId"),
+        s("AzureTenantId"),
         s("Type"),
     ]))
 }
@@ -211,6 +216,7 @@ impl TiTables {
             let valid_until = time_of("valid_until");
             let active = !v.tombstone && !v.revoked && valid_until.is_none_or(|u| u > v.seq);
             let pattern = str_of("pattern");
+            let description = str_of("description");
             let stix = obj.get("pattern_type").and_then(Value::as_str).is_none_or(|t| t == "stix");
             let version = obj.get("pattern_version").or_else(|| obj.get("spec_version")).and_then(Value::as_str);
             let mut observables: Vec<(String, String)> = if stix && !pattern.is_empty() {
@@ -243,6 +249,7 @@ impl TiTables {
                 c.b("IsDeleted", v.tombstone);
                 c.b("Revoked", v.revoked);
                 c.s("Pattern", &pattern);
+                c.s("Description", &description);
                 c.s("ObservableKey", &key);
                 c.s("ObservableValue", &value);
                 c.s("Tags", &tags);
@@ -250,6 +257,7 @@ impl TiTables {
                 c.d("Data", &data);
                 c.s("LastUpdateMethod", "");
                 c.s("WorkspaceId", &self.tenant);
+                c.s("AzureTenantId", &self.tenant);
                 c.s("Type", INDICATORS);
             }
         }
@@ -271,6 +279,7 @@ impl TiTables {
             c.d("Data", &obj.to_string());
             c.s("LastUpdateMethod", "");
             c.s("WorkspaceId", &self.tenant);
+            c.s("AzureTenantId", &self.tenant);
             c.s("Type", OBJECTS);
         }
         c.finish(object_schema())

@@ -69,6 +69,7 @@ Syslog
 | extend P = parse_url("https://x.example/a?b=c").Host, Q = D['a'][1], R = D.b.c * -2
 | count"#,
     "print x = 1, y = 'a' | extend z = x + 1",
+    "print x = 1 | render barchart kind=stacked title='t'",
     "range i from 1 to 10 step 1 | summarize avg(i), percentile(i, 95) by bin(i, 2)",
 ];
 
@@ -283,6 +284,34 @@ mod run {
             ("print a = 1 + 2 * 3, b = 7 / 2, c = 7.0 / 2, d = 1d / 1h, e = -5 % 3", json!([[7, 3, 3.5, 24.0, -2]])),
             ("T | summarize n = count() by tostring(Data.indicator_types[0]) | order by Data_indicator_types_0 asc | project Data_indicator_types_0, n",
              json!([["", 1], ["anomalous-activity", 1], ["malicious-activity", 2]])),
+            // The rest of the operators and functions the content uses, one case each.
+            ("T | summarize arg_min(Created, Value) by Id | order by Id asc | project Id, Value",
+             json!([["a", "198.51.100.7"], ["b", "AA11"], ["c", "https://evil.example/login?u=1"]])),
+            ("T | where Id == 'b' | summarize take_any(Value)", json!([["AA11"]])),
+            ("T | where Id == 'a' | distinct Id | join kind=rightouter (datatable(Id:string, Owner:string) ['a', 'ann', 'z', 'zed']) on Id | project Id1, Owner | order by Id1 asc",
+             json!([["a", "ann"], ["z", "zed"]])),
+            ("datatable(k:string, x:long) ['a', 1, 'b', 2] | join kind=fullouter (datatable(k:string, y:long) ['b', 20, 'c', 30]) on k | extend kk = coalesce(k, k1) | project kk, x, y | order by kk asc",
+             json!([["a", 1, null], ["b", 2, 20], ["c", null, 30]])),
+            ("T | join kind=leftsemi (datatable(Id:string) ['c', 'c']) on Id | project Value", json!([["https://evil.example/login?u=1"]])),
+            (r#"print r = replace_regex('a1b22c', @'\d+', '#'), s = base64_decode_tostring('RmVlZCBB'), v = iif(1 > 2, 'y', 'n')"#,
+             json!([["a#b#c", "Feed A", "n"]])),
+            ("print m = ipv4_is_match('192.168.1.7', '192.168.1.0/24'), n = ipv4_is_match('192.168.2.7', '192.168.1.0', 24)", json!([[true, false]])),
+            ("T | where Tags has_all ('phishing', 'c2') | project Id", json!([["c"]])),
+            ("T | where Tags has_all ('phishing', 'zzz') | count", json!([[0]])),
+            ("T | where Value endswith '.EXAMPLE' | project Id", json!([["a"]])),
+            ("T | where Value endswith_cs '.EXAMPLE' | count", json!([[0]])),
+            ("T | where Id !~ 'A' | distinct Id | order by Id asc", json!([["b"], ["c"]])),
+            ("T | limit 2 | count", json!([[2]])),
+            ("print d = todatetime('2024-01-01T10:00:00Z') + 1h, n = tolong('42') + 1, x = tolong('x')", json!([["2024-01-01T11:00:00Z", 43, null]])),
+            ("T | summarize s = sumif(Confidence, Id == 'a'), d = dcountif(Id, Confidence > 50)", json!([[160, 2]])),
+            ("T | where Value hasprefix 'logi' | project Id", json!([["c"]])),
+            ("T | where Value has_cs 'Evil' | project Id", json!([["a"]])),
+            ("T | where Id !in ('a', 'b') | project Id", json!([["c"]])),
+            ("let v = view() { T | where Id == 'b' }; v | project Value", json!([["AA11"]])),
+            ("print a = dynamic([1, 2]) | mvexpand a | count", json!([[2]])),
+            // A subquery of arrays (make_list) is read as its elements.
+            ("let l = T | where Confidence > 90 | summarize make_list(Id); T | where Id in~ (l) | project Value",
+             json!([["https://evil.example/login?u=1"]])),
             // mv-expand of several columns: side by side, the longest sets the rows.
             ("print a = dynamic([1, 2, 3]), b = dynamic(['x', 'y']) | mv-expand a to typeof(long), b to typeof(string)",
              json!([[1, "x"], [2, "y"], [3, ""]])),
@@ -328,6 +357,17 @@ mod run {
                 "avg_Confidence:real"
             ]
         );
+    }
+
+    #[test]
+    fn render_properties_in_both_forms() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let _g = rt.enter();
+        let e = Engine::new();
+        for q in ["print x = 1 | render barchart kind=stacked", "print x = 1 | render barchart with (kind=stacked)"] {
+            let r = e.run(q, NOW).unwrap();
+            assert_eq!(r.render, Some(json!({"chart": "barchart", "kind": "stacked"})), "{q}");
+        }
     }
 
     #[test]
@@ -393,8 +433,15 @@ mod files {
                 ["Name", "string"],
                 ["ClientIP", "string"],
                 ["Bytes", "long"],
-                ["Tags", "dynamic"]
+                ["Tags", "dynamic"],
+                ["Type", "string"]
             ])
+        );
+        // `Type` is the table's name, as in Log Analytics: content groups by it.
+        let r = run("union withsource=T DnsEvents, Firewall | summarize n = count() by Type, T | order by Type asc");
+        assert_eq!(
+            serde_json::Value::from(r.rows),
+            json!([["DnsEvents", "DnsEvents", 3], ["Firewall", "Firewall", 2]])
         );
         // A TI-map style join: intelligence × DNS events, case-folded as the rules do.
         let q = r#"let TI = datatable(ObservableValue:string, Id:string) ["evil.example", "ind-1", "198.51.100.7", "ind-2"];

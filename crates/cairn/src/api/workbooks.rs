@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{ApiError, Caller, SharedState};
 use crate::auth::Role;
 use crate::hunting::FileTable;
-use crate::workbooks::{TimeRange, Workbook, Workbooks};
+use crate::workbooks::{ParamValues, TimeRange, Workbook, Workbooks};
 
 fn workbooks(state: &SharedState) -> Workbooks {
     Workbooks::new(state.hunting.clone())
@@ -105,11 +105,14 @@ pub async fn delete(
     }
 }
 
+/// `?time_range=7d&Indicator=…`: the time range (`7d`, `24h`… or `START..END`; default:
+/// the workbook's) and the workbook's text parameters by name.
 #[derive(Deserialize)]
 pub struct RangeQuery {
-    /// `7d`, `24h`… or `START..END`; default: the workbook's.
     #[serde(default)]
     pub time_range: Option<String>,
+    #[serde(flatten)]
+    pub params: ParamValues,
 }
 
 /// Runs every tile over the time range: results, SVG charts, and per-tile errors.
@@ -125,7 +128,8 @@ pub async fn render(
         let Some(wb) = w.get(&id)? else { return Ok(None) };
         let now = cairn_store::now_micros();
         let range = TimeRange::parse(q.time_range.as_deref().unwrap_or(&wb.time_range.default), now)?;
-        let tiles = w.render(&wb, &range, now);
+        let params = wb.parameter_values(&q.params)?;
+        let tiles = w.render(&wb, &range, &params, now);
         Ok(Some(json!({
             "workbook": wb,
             "time_range": {
@@ -133,6 +137,7 @@ pub async fn render(
                 "end": cairn_kql::format_datetime(range.end),
                 "grain": range.grain(),
             },
+            "parameters": params,
             "tiles": tiles,
         })))
     })
@@ -165,7 +170,8 @@ pub async fn tile_svg(
         };
         let now = cairn_store::now_micros();
         let range = TimeRange::parse(q.time_range.as_deref().unwrap_or(&wb.time_range.default), now)?;
-        let t = w.render_tile(tile, &range, now);
+        let params = wb.parameter_values(&q.params)?;
+        let t = w.render_tile(tile, &range, &params, now);
         Ok(match (t.svg, t.error) {
             (Some(svg), _) => Ok(svg),
             (None, e) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.unwrap_or_default())),

@@ -16,7 +16,12 @@ use super::{indicator, peak_rss_mib};
 use crate::ingest::{ImportOptions, Pipeline};
 
 /// (what, KQL, SQL): the goal's queries, and their plain-SQL twins.
-const QUERIES: [(&str, &str, &str); 4] = [
+const QUERIES: [(&str, &str, &str); 5] = [
+    (
+        "plain filter (engine overhead)",
+        "ThreatIntelIndicators | where Confidence == 1000 | count",
+        r#"SELECT count(*) FROM "ThreatIntelIndicators" WHERE "Confidence" = 1000"#,
+    ),
     (
         "arg_max by Id, count by ObservableKey",
         "ThreatIntelIndicators | summarize arg_max(TimeGenerated, *) by Id | summarize count() by ObservableKey",
@@ -103,15 +108,25 @@ pub fn bench_kql(count: usize, events: usize, runs: usize, format: FileFormat) -
             s_rows = sorted(r);
         }
         let (k, s) = (median(&mut k_times), median(&mut s_times));
+        // arg_max by Id picks any one of an indicator's rows with the latest time (a
+        // compound pattern has several), in Kusto as in SQL's row_number: the keys and
+        // the total must agree, the split of tied rows between keys may not.
+        let total = |rows: &[Vec<serde_json::Value>]| -> (Vec<String>, i64) {
+            (
+                rows.iter().map(|r| r[0].to_string()).collect(),
+                rows.iter().filter_map(|r| r.last().and_then(serde_json::Value::as_i64)).sum(),
+            )
+        };
+        let agree = if what.starts_with("arg_max") { total(&k_rows) == total(&s_rows) } else { k_rows == s_rows };
         println!(
             "| {what} | {:.0} ms | {:.0} ms | {:.2}× | {} ({}) |",
             k * 1e3,
             s * 1e3,
             k / s,
-            if k_rows == s_rows { "yes" } else { "NO" },
+            if agree { "yes" } else { "NO" },
             summary(&k_rows)
         );
-        anyhow::ensure!(k_rows == s_rows, "{what}: KQL gave {k_rows:?}, SQL gave {s_rows:?}");
+        anyhow::ensure!(agree, "{what}: KQL gave {k_rows:?}, SQL gave {s_rows:?}");
     }
     println!("peak RSS {:.0} MiB; {runs} timed runs per query after one warm-up", peak_rss_mib().unwrap_or(f64::NAN));
     Ok(0)

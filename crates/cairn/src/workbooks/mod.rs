@@ -34,7 +34,56 @@ pub struct Workbook {
     pub description: String,
     #[serde(default)]
     pub time_range: TimeRangeParam,
+    /// Text parameters (`{Indicator}` in a query), filled in when the workbook is viewed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<Parameter>,
     pub tiles: Vec<Tile>,
+}
+
+/// A text parameter: `{Name}` in tile queries becomes its value, with `\`, `"` and `'`
+/// escaped (values land inside string literals; KQL is read-only either way).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Parameter {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub label: String,
+    #[serde(default)]
+    pub default: String,
+}
+
+/// Values of a workbook's text parameters, by name.
+pub type ParamValues = std::collections::BTreeMap<String, String>;
+
+impl Workbook {
+    /// The parameters' values: the defaults, overridden by `given`; a name the workbook
+    /// does not have is an error that lists the ones it has.
+    pub fn parameter_values(&self, given: &ParamValues) -> Result<ParamValues, String> {
+        let mut out: ParamValues = self.parameters.iter().map(|p| (p.name.clone(), p.default.clone())).collect();
+        for (k, v) in given {
+            match out.get_mut(k) {
+                Some(slot) => *slot = v.clone(),
+                None => {
+                    let known: Vec<&str> = self.parameters.iter().map(|p| p.name.as_str()).collect();
+                    return Err(format!(
+                        "workbook {} has no parameter '{k}' (it has: {})",
+                        self.id,
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn fill_parameters(query: &str, values: &ParamValues) -> String {
+    let mut q = query.to_string();
+    for (k, v) in values {
+        let escaped = v.replace('\\', "\\\\").replace('"', "\\\"").replace('\'', "\\'");
+        q = q.replace(&format!("{{{k}}}"), &escaped);
+    }
+    q
 }
 
 /// The shared time-range parameter: its default and the choices offered.
@@ -225,12 +274,14 @@ impl Workbooks {
 
     /// Runs every tile over `range` and draws it. A tile that fails carries its error;
     /// the others are still drawn. Needs a tokio runtime context.
-    pub fn render(&self, w: &Workbook, range: &TimeRange, now: i64) -> Vec<RenderedTile> {
-        w.tiles.iter().map(|t| self.render_tile(t, range, now)).collect()
+    pub fn render(&self, w: &Workbook, range: &TimeRange, params: &ParamValues, now: i64) -> Vec<RenderedTile> {
+        w.tiles.iter().map(|t| self.render_tile(t, range, params, now)).collect()
     }
 
-    pub fn render_tile(&self, t: &Tile, range: &TimeRange, now: i64) -> RenderedTile {
-        let query = range.substitute(&t.query);
+    /// One tile; `params` are the workbook's parameter values (see
+    /// [`Workbook::parameter_values`]).
+    pub fn render_tile(&self, t: &Tile, range: &TimeRange, params: &ParamValues, now: i64) -> RenderedTile {
+        let query = fill_parameters(&range.substitute(&t.query), params);
         let mut out = RenderedTile {
             title: t.title.clone(),
             visualization: t.visualization.unwrap_or(Visualization::Table),
@@ -284,7 +335,19 @@ fn check(w: &Workbook) -> Result<(), String> {
     for o in &w.time_range.options {
         TimeRange::parse(o, now).map_err(|e| format!("workbook {}: option {e}", w.id))?;
     }
+    for p in &w.parameters {
+        let ok = p.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !p.name.starts_with("TimeRange");
+        if !ok {
+            return Err(format!(
+                "workbook {}: parameter name '{}': use letters, digits and _ (not TimeRange)",
+                w.id, p.name
+            ));
+        }
+    }
     let probe = TimeRange::parse("1d", now).expect("1d reads");
+    let defaults = w.parameter_values(&ParamValues::new())?;
     for (i, t) in w.tiles.iter().enumerate() {
         if t.title.trim().is_empty() {
             return Err(format!("workbook {}: tile {} has no title", w.id, i + 1));
@@ -292,7 +355,7 @@ fn check(w: &Workbook) -> Result<(), String> {
         if !(1..=2).contains(&t.width) {
             return Err(format!("workbook {}: tile '{}': width is 1 or 2", w.id, t.title));
         }
-        let q = probe.substitute(&t.query);
+        let q = fill_parameters(&probe.substitute(&t.query), &defaults);
         cairn_kql::parse(&q).map_err(|e| format!("workbook {}: tile '{}': {}", w.id, t.title, e.render(&q)))?;
     }
     Ok(())

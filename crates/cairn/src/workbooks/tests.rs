@@ -104,7 +104,7 @@ fn the_default_workbook_draws_every_tile_from_the_tables() {
     // The versions are stored "now" (TimeGenerated), so the range ends at the real now.
     let now = cairn_store::now_micros();
     let range = TimeRange::parse(&wb.time_range.default, now).unwrap();
-    let tiles = wbs.render(&wb, &range, now);
+    let tiles = wbs.render(&wb, &range, &ParamValues::new(), now);
     for t in &tiles {
         assert!(t.error.is_none(), "{}: {:?}\n{}", t.title, t.error, t.query);
         let svg = t.svg.as_deref().unwrap();
@@ -163,6 +163,7 @@ fn workbooks_are_saved_checked_and_the_default_comes_back() {
         name: "Ops".into(),
         description: String::new(),
         time_range: TimeRangeParam::default(),
+        parameters: Vec::new(),
         tiles: vec![Tile {
             title: "By source".into(),
             query: "ThreatIntelIndicators | summarize n = dcount(Id) by SourceSystem | render piechart".into(),
@@ -176,7 +177,7 @@ fn workbooks_are_saved_checked_and_the_default_comes_back() {
     assert_eq!(serde_json::from_str::<Workbook>(&exported).unwrap(), mine);
     // No visualization on the tile: the query's render decides.
     let now = cairn_store::now_micros();
-    let t = wbs.render_tile(&mine.tiles[0], &TimeRange::parse("1d", now).unwrap(), now);
+    let t = wbs.render_tile(&mine.tiles[0], &TimeRange::parse("1d", now).unwrap(), &ParamValues::new(), now);
     assert_eq!(t.visualization, Visualization::Pie);
     assert!(t.svg.unwrap().contains("Feed A — 4 (80.0%)"));
     // A broken tile is refused by name, with the place of the mistake.
@@ -196,7 +197,33 @@ fn workbooks_are_saved_checked_and_the_default_comes_back() {
     assert_eq!(wbs.get(DEFAULT_ID).unwrap().unwrap(), Workbooks::default_workbook());
     assert_eq!(wbs.list().unwrap().len(), 2);
     // A tile whose query fails shows its error; the others still draw.
+    // Text parameters: defaults, values given, unknown names refused, quotes escaped.
+    let mut p = mine.clone();
+    p.id = "lookup".into();
+    p.parameters =
+        vec![Parameter { name: "Indicator".into(), label: "Indicator".into(), default: "203.0.113.2".into() }];
+    p.tiles[0].query =
+        "ThreatIntelIndicators | where ObservableValue has \"{Indicator}\" | summarize n = count() by SourceSystem"
+            .into();
+    p.tiles[0].visualization = Some(Visualization::Table);
+    wbs.save(&p).unwrap();
+    let range = TimeRange::parse("1d", now).unwrap();
+    let run = |given: &[(&str, &str)]| -> Result<Vec<Vec<Value>>, String> {
+        let given: ParamValues = given.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let values = p.parameter_values(&given)?;
+        let t = wbs.render_tile(&p.tiles[0], &range, &values, now);
+        match t.error {
+            Some(e) => Err(e),
+            None => Ok(t.result.unwrap().rows),
+        }
+    };
+    assert_eq!(run(&[]).unwrap(), vec![vec![json!("Feed A"), json!(1)]]);
+    let mut both = run(&[("Indicator", "203.0.113.1")]).unwrap();
+    both.sort_by_key(|r| r[0].to_string());
+    assert_eq!(both, vec![vec![json!("Feed A"), json!(1)], vec![json!("Feed B"), json!(1)]]);
+    assert_eq!(run(&[("Indicator", "x\" or 1 == 1 or \"")]).unwrap(), Vec::<Vec<Value>>::new());
+    assert!(run(&[("Indicatr", "x")]).unwrap_err().contains("has no parameter 'Indicatr' (it has: Indicator)"));
     let broken = Tile { title: "Broken".into(), query: "NoSuchTable | count".into(), visualization: None, width: 1 };
-    let t = wbs.render_tile(&broken, &TimeRange::parse("1d", now).unwrap(), now);
+    let t = wbs.render_tile(&broken, &TimeRange::parse("1d", now).unwrap(), &ParamValues::new(), now);
     assert!(t.error.unwrap().contains("NoSuchTable"));
 }
