@@ -592,3 +592,48 @@ fn query_functions_and_event_tables_from_the_command_line() {
     let o = cairn(&data, &["query", "--format", "json", q]);
     assert_eq!(stdout_json(&o)["rows"], json!([["198.51.100.2"]]));
 }
+
+#[test]
+fn workbooks_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let objs: Vec<Value> = (1..=4).map(|n| indicator(n, "2024-01-01T00:00:00.000Z")).collect();
+    let f = write(dir.path(), "b.json", &bundle(objs));
+    assert!(cairn(&data, &["import", "--source", "FeedA", &f]).status.success());
+    let o = cairn(&data, &["workbook", "list"]);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("threat-intelligence\t10 tiles\tThreat Intelligence"));
+    // Render the shipped workbook: a table per tile on stdout, an SVG per tile on disk.
+    let out = dir.path().join("svg");
+    let o = cairn(&data, &["workbook", "render", "threat-intelligence", "--time-range", "7d", "--out-dir", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("== Active indicators by source (bar)"), "{text}");
+    let svgs: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(svgs.len(), 10, "{svgs:?}");
+    let svg = std::fs::read_to_string(out.join("06-active-indicators-by-source.svg")).unwrap();
+    assert!(svg.contains("FeedA"), "{svg}");
+    // Export, edit, import (refused without --replace), render with a parameter.
+    let exported = dir.path().join("mine.json");
+    assert!(cairn(&data, &["workbook", "export", "threat-intelligence", "--out", exported.to_str().unwrap()]).status.success());
+    let mut wb: Value = serde_json::from_str(&std::fs::read_to_string(&exported).unwrap()).unwrap();
+    wb["id"] = json!("lookup");
+    wb["name"] = json!("Lookup");
+    wb["parameters"] = json!([{"name": "Value", "default": "198.51.100.1"}]);
+    wb["tiles"] = json!([{"title": "Sources of a value", "visualization": "table",
+        "query": "ThreatIntelIndicators | where ObservableValue == \"{Value}\" | distinct ObservableValue, SourceSystem"}]);
+    std::fs::write(&exported, wb.to_string()).unwrap();
+    assert!(cairn(&data, &["workbook", "import", exported.to_str().unwrap()]).status.success());
+    assert_eq!(cairn(&data, &["workbook", "import", exported.to_str().unwrap()]).status.code(), Some(2));
+    let o = cairn(&data, &["workbook", "render", "lookup", "--param", "Value=198.51.100.3", "--out-dir", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("198.51.100.3     FeedA"), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = cairn(&data, &["workbook", "render", "lookup", "--param", "Nope=1"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has no parameter 'Nope' (it has: Value)"));
+    // A broken tile is refused with its place.
+    wb["tiles"][0]["query"] = json!("ThreatIntelIndicators | wher 1");
+    std::fs::write(&exported, wb.to_string()).unwrap();
+    let o = cairn(&data, &["workbook", "import", "--replace", exported.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean 'where'"));
+}
