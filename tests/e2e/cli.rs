@@ -604,17 +604,23 @@ fn workbooks_from_the_command_line() {
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("threat-intelligence\t10 tiles\tThreat Intelligence"));
     // Render the shipped workbook: a table per tile on stdout, an SVG per tile on disk.
     let out = dir.path().join("svg");
-    let o = cairn(&data, &["workbook", "render", "threat-intelligence", "--time-range", "7d", "--out-dir", out.to_str().unwrap()]);
+    let o = cairn(
+        &data,
+        &["workbook", "render", "threat-intelligence", "--time-range", "7d", "--out-dir", out.to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("== Active indicators by source (bar)"), "{text}");
-    let svgs: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let svgs: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(svgs.len(), 10, "{svgs:?}");
     let svg = std::fs::read_to_string(out.join("06-active-indicators-by-source.svg")).unwrap();
     assert!(svg.contains("FeedA"), "{svg}");
     // Export, edit, import (refused without --replace), render with a parameter.
     let exported = dir.path().join("mine.json");
-    assert!(cairn(&data, &["workbook", "export", "threat-intelligence", "--out", exported.to_str().unwrap()]).status.success());
+    assert!(cairn(&data, &["workbook", "export", "threat-intelligence", "--out", exported.to_str().unwrap()])
+        .status
+        .success());
     let mut wb: Value = serde_json::from_str(&std::fs::read_to_string(&exported).unwrap()).unwrap();
     wb["id"] = json!("lookup");
     wb["name"] = json!("Lookup");
@@ -624,9 +630,16 @@ fn workbooks_from_the_command_line() {
     std::fs::write(&exported, wb.to_string()).unwrap();
     assert!(cairn(&data, &["workbook", "import", exported.to_str().unwrap()]).status.success());
     assert_eq!(cairn(&data, &["workbook", "import", exported.to_str().unwrap()]).status.code(), Some(2));
-    let o = cairn(&data, &["workbook", "render", "lookup", "--param", "Value=198.51.100.3", "--out-dir", out.to_str().unwrap()]);
+    let o = cairn(
+        &data,
+        &["workbook", "render", "lookup", "--param", "Value=198.51.100.3", "--out-dir", out.to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("198.51.100.3     FeedA"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("198.51.100.3     FeedA"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let o = cairn(&data, &["workbook", "render", "lookup", "--param", "Nope=1"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("has no parameter 'Nope' (it has: Value)"));
