@@ -650,3 +650,45 @@ fn workbooks_from_the_command_line() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean 'where'"));
 }
+
+#[test]
+fn demo_data_loads_and_fills_the_workbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = cairn(&data, &["demo", "--indicators", "300"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = stdout_json(&o);
+    assert_eq!(r["rejected"], 0, "{r}");
+    // 300 indicators + 30 repeated in a second feed, 4 actors, 5 malware, 4 campaigns,
+    // 8 context relationships, 100 indicator relationships, 15 sightings.
+    assert_eq!(r["stored"], 300 + 30 + 4 + 5 + 4 + 8 + 100 + 15, "{r}");
+    let o = cairn(
+        &data,
+        &[
+            "query",
+            "--format",
+            "json",
+            "ThreatIntelObjects | summarize n = count() by StixType | order by StixType asc",
+        ],
+    );
+    assert_eq!(
+        stdout_json(&o)["rows"],
+        json!([["campaign", 4], ["malware", 5], ["relationship", 108], ["sighting", 15], ["threat-actor", 4]])
+    );
+    let o = cairn(
+        &data,
+        &[
+            "query",
+            "--format",
+            "json",
+            "ThreatIntelIndicators | summarize dcount(SourceSystem), dcount(tostring(AdditionalFields.TLPLevel))",
+        ],
+    );
+    assert_eq!(stdout_json(&o)["rows"], json!([[4, 4]]));
+    // Every tile of the shipped workbook draws from it without an error.
+    let out = dir.path().join("svg");
+    let o = cairn(&data, &["workbook", "render", "threat-intelligence", "--out-dir", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sightings = std::fs::read_to_string(out.join("09-sightings-over-time.svg")).unwrap();
+    assert!(sightings.contains("<polyline"), "{sightings}");
+}

@@ -80,6 +80,13 @@ pub enum Command {
     /// Event tables over files (JSON lines, CSV, Parquet) for KQL joins with the intelligence.
     #[command(subcommand)]
     Table(crate::query_cli::TableCommand),
+    /// Load a realistic demo dataset (feeds, indicators of every common type, actors,
+    /// malware, campaigns, relationships, sightings) through the pipeline.
+    Demo {
+        /// How many indicators (a tenth more appear in a second feed).
+        #[arg(long, default_value_t = 5_000)]
+        indicators: usize,
+    },
     /// Workbooks: saved KQL tiles drawn as charts (the Threat Intelligence workbook ships).
     #[command(subcommand)]
     Workbook(crate::workbook_cli::WorkbookCommand),
@@ -659,6 +666,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Function(c) => crate::query_cli::function(&data, c),
         Command::Table(c) => crate::query_cli::table(&data, c),
         Command::Workbook(c) => crate::workbook_cli::workbook(&data, c),
+        Command::Demo { indicators } => {
+            let pipeline = crate::ingest::Pipeline::new(open_store(&data)?);
+            let r = crate::demo::load(&pipeline, indicators, chrono::Utc::now()).map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string(&r)?);
+            Ok(if r.rejected == 0 { 0 } else { 1 })
+        }
         Command::Bench(b) => crate::bench::run(b),
     }
 }

@@ -12,6 +12,7 @@ pub mod bench;
 pub mod cli;
 pub mod connector;
 pub mod curation;
+pub mod demo;
 pub mod detect;
 pub mod enrichment;
 pub mod export;
