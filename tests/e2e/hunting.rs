@@ -10,16 +10,22 @@ use serde_json::{json, Value};
 
 use crate::indicator;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kql_queries_and_saved_functions_over_the_api() {
+/// A server on a fresh store, and tokens for a reader, a contributor and an admin.
+async fn serve() -> (tempfile::TempDir, String, [String; 3]) {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
-    let reader = auth::create_token(store.as_ref(), "rita", Role::Reader).unwrap();
-    let contributor = auth::create_token(store.as_ref(), "carl", Role::Contributor).unwrap();
+    let tokens = [("rita", Role::Reader), ("carl", Role::Contributor), ("ada", Role::Admin)]
+        .map(|(n, r)| auth::create_token(store.as_ref(), n, r).unwrap());
     let state = Arc::new(AppState::new(Pipeline::new(store), ApiConfig::default()).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+    (dir, base, tokens)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kql_queries_and_saved_functions_over_the_api() {
+    let (_dir, base, [reader, contributor, _]) = serve().await;
     let c = reqwest::Client::new();
     let up =
         format!("{base}/workspaces/default/threat-intelligence-stix-objects:upload?api-version=2024-02-01-preview");
@@ -89,15 +95,7 @@ async fn kql_queries_and_saved_functions_over_the_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workbooks_charts_and_event_tables_over_the_api() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
-    let reader = auth::create_token(store.as_ref(), "rita", Role::Reader).unwrap();
-    let contributor = auth::create_token(store.as_ref(), "carl", Role::Contributor).unwrap();
-    let admin = auth::create_token(store.as_ref(), "ada", Role::Admin).unwrap();
-    let state = Arc::new(AppState::new(Pipeline::new(store), ApiConfig::default()).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+    let (dir, base, [reader, contributor, admin]) = serve().await;
     let c = reqwest::Client::new();
     let up =
         format!("{base}/workspaces/default/threat-intelligence-stix-objects:upload?api-version=2024-02-01-preview");

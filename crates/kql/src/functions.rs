@@ -225,16 +225,7 @@ fn str_match(op: StrOp, needle: &str, neg: bool) -> Result<StrMatch, String> {
         StrOp::MatchesRegex => (None, true),
         _ => (Some(format!("%{escaped}%")), true),
     };
-    let ci = !matches!(
-        op,
-        StrOp::HasCs
-            | StrOp::HasPrefixCs
-            | StrOp::HasSuffixCs
-            | StrOp::ContainsCs
-            | StrOp::StartsWithCs
-            | StrOp::EndsWithCs
-            | StrOp::MatchesRegex
-    );
+    let ci = op != StrOp::MatchesRegex && !case_sensitive(op);
     Ok(StrMatch {
         sig: Signature::any(1, Volatility::Immutable),
         key: format!("{op:?}{neg}{needle}"),
@@ -243,6 +234,19 @@ fn str_match(op: StrOp, needle: &str, neg: bool) -> Result<StrMatch, String> {
         negated: neg,
         empty: empty != neg,
     })
+}
+
+/// The `_cs` operators.
+fn case_sensitive(op: StrOp) -> bool {
+    matches!(
+        op,
+        StrOp::HasCs
+            | StrOp::HasPrefixCs
+            | StrOp::HasSuffixCs
+            | StrOp::ContainsCs
+            | StrOp::StartsWithCs
+            | StrOp::EndsWithCs
+    )
 }
 
 /// The regular expression that answers `op` for a constant needle, with Kusto's rules:
@@ -254,15 +258,7 @@ fn needle_regex(op: StrOp, needle: &str) -> String {
         return needle.to_string();
     }
     let lit = regex::escape(needle);
-    let ci = !matches!(
-        op,
-        StrOp::HasCs
-            | StrOp::HasPrefixCs
-            | StrOp::HasSuffixCs
-            | StrOp::ContainsCs
-            | StrOp::StartsWithCs
-            | StrOp::EndsWithCs
-    );
+    let ci = !case_sensitive(op);
     let flag = if ci { "(?i)" } else { "" };
     let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
     let edge_before = r"(?:^|[^\p{Alphabetic}\p{N}])";
