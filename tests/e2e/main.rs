@@ -2,6 +2,7 @@
 //! One test binary (see DEVELOPERS.md: few integration-test binaries keep CI fast).
 
 mod api;
+mod browser;
 mod cli;
 mod curation;
 mod hunting;

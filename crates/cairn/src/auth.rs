@@ -175,6 +175,99 @@ impl Authenticator {
     }
 }
 
+/// How long a browser session lasts after login.
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+
+/// A logged-in browser session: the session cookie's token (only its hash is stored) and
+/// the CSRF token the page must echo in `X-CSRF-Token` on every request that changes
+/// something.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: String,
+    pub csrf: String,
+}
+
+/// What is stored per session (`session` documents, keyed by the token's BLAKE3): the
+/// user's name, not their role, so a changed role or a deleted user takes effect at once.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SessionDoc {
+    user: String,
+    csrf: String,
+    expires: i64,
+}
+
+fn session_key(token: &str) -> String {
+    blake3::hash(token.as_bytes()).to_hex().to_string()
+}
+
+/// A random, URL-safe token of 256 bits.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Compares secrets without an early exit, so timing does not tell how much matched.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Authenticator {
+    /// Checks a user's password and opens a session. Blocking (argon2, store).
+    pub fn login(&self, user: &str, password: &str) -> Result<(Principal, Session), AuthError> {
+        let Ok(Some(u)) = self.store.user(user) else {
+            // Spend the same time as a wrong password, so user names cannot be probed.
+            let _ = verify_password(dummy_phc(), password);
+            return Err(AuthError::Invalid("unknown user or wrong password"));
+        };
+        if !verify_password(&u.password_hash, password) {
+            return Err(AuthError::Invalid("unknown user or wrong password"));
+        }
+        let session = Session { token: random_token(), csrf: random_token() };
+        let doc = SessionDoc {
+            user: u.name.clone(),
+            csrf: session.csrf.clone(),
+            expires: cairn_store::now_micros() + SESSION_TTL.as_micros() as i64,
+        };
+        let text = serde_json::to_string(&doc).expect("a session serialises");
+        self.store
+            .put_doc("session", &session_key(&session.token), &text)
+            .map_err(|_| AuthError::Invalid("could not store the session"))?;
+        Ok((Principal { name: u.name, role: Role::parse(&u.role).unwrap_or(Role::Reader) }, session))
+    }
+
+    /// The principal and CSRF token of a session cookie's token. Blocking (store reads).
+    pub fn by_session(&self, token: &str) -> Result<(Principal, String), AuthError> {
+        let key = session_key(token);
+        let doc = match self.store.doc("session", &key) {
+            Ok(Some(text)) => serde_json::from_str::<SessionDoc>(&text).ok(),
+            _ => None,
+        };
+        let Some(doc) = doc else { return Err(AuthError::Invalid("the session has ended: log in again")) };
+        if doc.expires <= cairn_store::now_micros() {
+            let _ = self.store.delete_doc("session", &key);
+            return Err(AuthError::Invalid("the session has expired: log in again"));
+        }
+        match self.store.user(&doc.user) {
+            Ok(Some(u)) => {
+                Ok((Principal { name: u.name, role: Role::parse(&u.role).unwrap_or(Role::Reader) }, doc.csrf))
+            }
+            _ => Err(AuthError::Invalid("the session's user no longer exists")),
+        }
+    }
+
+    /// Ends a session (logout). Blocking.
+    pub fn end_session(&self, token: &str) {
+        let _ = self.store.delete_doc("session", &session_key(token));
+    }
+}
+
+/// An argon2id hash of a random password, checked against when the user does not exist.
+fn dummy_phc() -> &'static str {
+    static PHC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PHC.get_or_init(|| hash_password(&random_token()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +297,27 @@ mod tests {
         assert_eq!(a.authenticate(Some(&good)).unwrap().role, Role::Admin, "cached path");
         assert!(a.authenticate(Some(&bad)).is_err());
         assert!(a.authenticate(Some("Digest abc")).is_err());
+    }
+
+    #[test]
+    fn sessions() {
+        let (s, _d) = store();
+        add_user(s.as_ref(), "alice", Role::Contributor, "correct horse").unwrap();
+        let a = Authenticator::new(s.clone());
+        assert!(a.login("alice", "wrong horse").is_err());
+        assert!(a.login("mallory", "correct horse").is_err());
+        let (p, session) = a.login("alice", "correct horse").unwrap();
+        assert_eq!(p.role, Role::Contributor);
+        assert_ne!(session.token, session.csrf);
+        let (q, csrf) = a.by_session(&session.token).unwrap();
+        assert_eq!((q, csrf.as_str()), (p, session.csrf.as_str()));
+        assert!(a.by_session("forged").is_err());
+        // A role change applies to open sessions at once.
+        add_user(s.as_ref(), "alice", Role::Reader, "correct horse").unwrap();
+        assert_eq!(a.by_session(&session.token).unwrap().0.role, Role::Reader);
+        a.end_session(&session.token);
+        assert!(a.by_session(&session.token).is_err());
+        assert!(same_secret("abc", "abc") && !same_secret("abc", "abd") && !same_secret("abc", "ab"));
     }
 
     #[test]

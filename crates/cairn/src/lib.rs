@@ -28,5 +28,6 @@ pub mod scheduler;
 pub mod search;
 pub mod server;
 pub mod taxii;
+pub mod web;
 pub mod workbook_cli;
 pub mod workbooks;

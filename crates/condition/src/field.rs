@@ -179,6 +179,11 @@ impl Field {
             })
     }
 
+    /// The named fields, as a search builder offers them.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        NAMES.iter().map(|(n, _)| *n)
+    }
+
     pub fn name(&self) -> Cow<'static, str> {
         match self {
             Field::Path(p) => Cow::Owned(p.text.clone()),

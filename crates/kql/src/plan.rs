@@ -847,26 +847,35 @@ impl Planner<'_> {
                 extra.push((n, t));
             }
         }
-        let rn = "__kql_rn";
-        let order = k.e.clone().sort(!max, false);
-        let w = datafusion::functions_window::expr_fn::row_number()
-            .partition_by(group.iter().map(unalias).collect())
-            .order_by(vec![order])
-            .build()
-            .map_err(df_err(span))?
-            .alias(rn);
-        let mut sel: Vec<DfExpr> = group.to_vec();
-        sel.push(k.e.clone().alias(key_name.clone()));
-        for (n, t) in &extra {
-            sel.push(t.e.clone().alias(n.clone()));
+        // A hash aggregate, not a window sort: each group keeps its best row as the input
+        // streams by, which at a million groups is several times cheaper than sorting
+        // every row by the group key. Every column is a `first_value` under the same
+        // ordering, and the accumulators see the same rows in the same order and keep the
+        // earlier row on ties, so all columns of a group come from one input row.
+        // Booleans ride as integers because only the typed (grouped) accumulators share
+        // that tie rule.
+        let order = vec![k.e.clone().sort(!max, false)];
+        let mut aggs: Vec<DfExpr> =
+            vec![if max { agg::max(k.e.clone()) } else { agg::min(k.e.clone()) }.alias(key_name.clone())];
+        let mut outs: Vec<DfExpr> = group_names.iter().map(|n| col(n)).collect();
+        outs.push(col(&key_name));
+        for (i, (n, t)) in extra.iter().enumerate() {
+            let tmp = format!("__kql_x{i}");
+            if t.t == KType::Bool {
+                aggs.push(
+                    agg::first_value(datafusion::logical_expr::cast(t.e.clone(), DataType::Int8), order.clone())
+                        .alias(tmp.clone()),
+                );
+                outs.push(datafusion::logical_expr::cast(col(&tmp), DataType::Boolean).alias(n.clone()));
+            } else {
+                aggs.push(agg::first_value(t.e.clone(), order.clone()).alias(tmp.clone()));
+                outs.push(col(&tmp).alias(n.clone()));
+            }
         }
-        sel.push(w);
         // Rows whose key is null do not take part (Kusto ignores them).
         let df = df.filter(k_not_null(&k)).map_err(df_err(span))?;
-        let df = df.select(sel).map_err(df_err(span))?;
-        let df = df.filter(col(rn).eq(DfExpr::Literal(ScalarValue::UInt64(Some(1)), None))).map_err(df_err(span))?;
-        let keep: Vec<DfExpr> = columns(&df).iter().filter(|(n, _)| n != rn).map(|(n, _)| col(n)).collect();
-        df.select(keep).map_err(df_err(span))
+        let df = df.aggregate(group.to_vec(), aggs).map_err(df_err(span))?;
+        df.select(outs).map_err(df_err(span))
     }
 
     // ---- mv-expand, parse ----
@@ -1007,13 +1016,6 @@ impl Planner<'_> {
         let df = self.tabular(t)?;
         let rows = (self.collect)(df).map_err(|m| KqlError::at(t.span, m))?;
         Ok(rows.into_iter().filter_map(|r| r.into_iter().next()).collect())
-    }
-}
-
-fn unalias(e: &DfExpr) -> DfExpr {
-    match e {
-        DfExpr::Alias(a) => (*a.expr).clone(),
-        e => e.clone(),
     }
 }
 

@@ -315,14 +315,24 @@ fn create_error(e: create::CreateError) -> ApiError {
 
 /// Creates an SDO: the body is the object's properties (`type` and the rest), or
 /// `{"object": {...}, "relationships": [{"type": "indicates", "target": id}]}`.
+/// `?dry_run=true` checks the draft as creation would and stores nothing (200 with the
+/// objects it would make, or 422 with every problem).
 pub async fn create_object(
     State(state): State<SharedState>,
     caller: Caller,
+    RawQuery(query): RawQuery,
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Contributor)?;
+    let dry_run = single::<bool>(&query_lists(query.as_deref()), "dry_run")?.unwrap_or(false);
     let (draft, relationships) = split_create_body(body)?;
     let pipeline = state.pipeline.clone();
+    if dry_run {
+        let checked = blocking_map(move || create::check(&pipeline, draft, &relationships), create_error).await?;
+        return Ok(
+            Json(json!({"dry_run": true, "objects": checked.objects, "warnings": checked.warnings})).into_response()
+        );
+    }
     let actor = format!("user:{}", caller.0.name);
     let created = blocking_map(move || create::create(&pipeline, draft, &relationships, &actor), create_error).await?;
     Ok((StatusCode::CREATED, Json(json!(created))).into_response())

@@ -145,6 +145,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/objects/{id}/exports", get(admin::object_exports))
         .route("/api/v1/match", post(detect::match_events))
         .route("/api/v1/match/status", get(detect::status))
+        .merge(crate::web::routes())
         .layer(axum::extract::DefaultBodyLimit::max(512 * 1024 * 1024))
         .with_state(state)
         .merge(cairn_taxii::router(taxii))
@@ -202,6 +203,28 @@ impl FromRequestParts<SharedState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Caller, ApiError> {
         let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
         let auth = state.auth.clone();
+        // The web UI's pages call the API with their session cookie; such a request must
+        // also carry the session's CSRF token, unless it only reads.
+        if header.is_none() {
+            if let Some(token) = crate::web::session_cookie(&parts.headers) {
+                let (principal, csrf) = tokio::task::spawn_blocking(move || auth.by_session(&token))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(|e| match e {
+                        AuthError::Invalid(why) => ApiError::new(StatusCode::UNAUTHORIZED, why),
+                        AuthError::Missing => ApiError::new(StatusCode::UNAUTHORIZED, "log in again"),
+                    })?;
+                let safe = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+                let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+                if !safe && !crate::auth::same_secret(sent, &csrf) {
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "missing or wrong X-CSRF-Token: a request made with the session cookie must echo the page's CSRF token",
+                    ));
+                }
+                return Ok(Caller(principal));
+            }
+        }
         let result = tokio::task::spawn_blocking(move || auth.authenticate(header.as_deref()))
             .await
             .map_err(ApiError::internal)?;

@@ -34,7 +34,13 @@ pub async fn search(
     let results: Vec<Value> = page
         .items
         .iter()
-        .map(|v| json!({"object": raw(&v.raw), "source": v.source, "date_added": format_micros(v.date_added)}))
+        .map(|v| {
+            // The TLP levels, so clients need not know the marking-definition ids.
+            let tlp: Vec<&str> = serde_json::from_str::<Value>(&v.raw)
+                .map(|o| cairn_condition::tlp_levels(&o).collect())
+                .unwrap_or_default();
+            json!({"object": raw(&v.raw), "source": v.source, "date_added": format_micros(v.date_added), "tlp": tlp})
+        })
         .collect();
     let facets = facets.map(|f| {
         let pairs =

@@ -75,10 +75,46 @@ pub fn ensure_identity(pipeline: &Pipeline) -> Result<String, CreateError> {
 /// `relationships` are made from the new object in the same transaction.
 pub fn create(
     pipeline: &Pipeline,
-    mut draft: Map<String, Value>,
+    draft: Map<String, Value>,
     relationships: &[NewRelationship],
     actor: &str,
 ) -> Result<Created, CreateError> {
+    let (objects, warnings) = prepare(pipeline, draft, relationships, true)?;
+    let mut created = store_new(pipeline, objects, actor, &name_in_create)?;
+    created.warnings = warnings;
+    Ok(created)
+}
+
+/// Checks a draft exactly as [`create`] would, storing nothing: the objects it would
+/// make, or every problem, each naming its property. The create form checks as you type.
+pub fn check(
+    pipeline: &Pipeline,
+    draft: Map<String, Value>,
+    relationships: &[NewRelationship],
+) -> Result<Created, CreateError> {
+    let (objects, warnings) = prepare(pipeline, draft, relationships, false)?;
+    let errors = validate_all(&objects, &name_in_create);
+    if !errors.is_empty() {
+        return Err(CreateError::Invalid(errors));
+    }
+    Ok(Created { objects, warnings })
+}
+
+fn name_in_create(i: usize) -> String {
+    if i == 0 {
+        String::new()
+    } else {
+        format!("relationships[{}]: ", i - 1)
+    }
+}
+
+/// The new object with its server-set properties, and its relationships.
+fn prepare(
+    pipeline: &Pipeline,
+    mut draft: Map<String, Value>,
+    relationships: &[NewRelationship],
+    store_identity: bool,
+) -> Result<(Vec<Value>, Vec<String>), CreateError> {
     let stix_type = draft.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
     if stix_type.is_empty() {
         return Err(invalid("type: required; name the kind of object to create, e.g. indicator, threat-actor"));
@@ -98,7 +134,12 @@ pub fn create(
             given.iter().map(|k| format!("{k}: set by the server; leave it out")).collect(),
         ));
     }
-    let me = ensure_identity(pipeline)?;
+    let me = if store_identity {
+        ensure_identity(pipeline)?
+    } else {
+        let instance = pipeline.store().instance_id().map_err(|e| CreateError::Store(e.to_string()))?;
+        crate::detect::sighting::instance_identity(&instance)["id"].as_str().expect("an id").to_string()
+    };
     let now = now_ms();
     let id = format!("{stix_type}--{}", uuid::Uuid::new_v4());
     draft.insert("id".into(), json!(id));
@@ -123,15 +164,18 @@ pub fn create(
         warnings.extend(warning);
         objects.push(rel);
     }
-    let mut created = store_new(pipeline, objects, actor, &|i| {
-        if i == 0 {
-            String::new()
-        } else {
-            format!("relationships[{}]: ", i - 1)
-        }
-    })?;
-    created.warnings = warnings;
-    Ok(created)
+    Ok((objects, warnings))
+}
+
+/// Every validation error of `objects`, each prefixed with `what(i)`.
+fn validate_all(objects: &[Value], what: &dyn Fn(usize) -> String) -> Vec<String> {
+    objects
+        .iter()
+        .enumerate()
+        .flat_map(|(i, o)| {
+            cairn_stix::validate(o, None).errors.iter().map(|e| format!("{}{e}", what(i))).collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Validates and stores new objects together (one transaction, each audited as created);
@@ -142,18 +186,14 @@ fn store_new(
     actor: &str,
     what: &dyn Fn(usize) -> String,
 ) -> Result<Created, CreateError> {
-    let mut errors = Vec::new();
-    let mut candidates = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        let report = cairn_stix::validate(o, None);
-        errors.extend(report.errors.iter().map(|e| format!("{}{e}", what(i))));
-        if report.is_valid() {
-            let meta = cairn_stix::ObjectMeta::from_value(o, None).map_err(|e| invalid(format!("{}{e}", what(i))))?;
-            candidates.push(cairn_store::Candidate::from_value(o, &meta));
-        }
-    }
+    let errors = validate_all(&objects, what);
     if !errors.is_empty() {
         return Err(CreateError::Invalid(errors));
+    }
+    let mut candidates = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        let meta = cairn_stix::ObjectMeta::from_value(o, None).map_err(|e| invalid(format!("{}{e}", what(i))))?;
+        candidates.push(cairn_store::Candidate::from_value(o, &meta));
     }
     let audit: Vec<AuditEntry> = objects
         .iter()
