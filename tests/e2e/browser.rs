@@ -129,16 +129,18 @@ fn serve(data: &Path) -> (Killed, String) {
 async fn chromedriver() -> (Killed, String) {
     let driver = tool("CAIRN_CHROMEDRIVER", "/usr/bin/chromedriver", "chromium-driver");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(driver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
+    let child = Killed(
+        Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
         if reqwest::get(format!("{url}/status")).await.is_ok_and(|r| r.status().is_success()) {
-            return (Killed(child), url);
+            return (child, url);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
