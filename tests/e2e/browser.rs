@@ -173,6 +173,8 @@ async fn step<F: std::future::Future<Output = Step>>(c: &Client, name: &str, f: 
         if let Ok(png) = c.screenshot().await {
             std::fs::write(&shot, png).unwrap();
         }
+        // Close the browser, or Chromium outlives the test and its driver.
+        let _ = c.clone().close().await;
         panic!("browser step '{name}' failed: {e}\n(screenshot: {})", shot.display());
     }
 }
@@ -495,6 +497,14 @@ async fn the_ui_in_chromium() {
         c.find(Locator::Css(&f("auth"))).await.ctx("auth")?.select_by_value("basic").await.ctx("auth")?;
         c.find(Locator::Css(&f("user"))).await.ctx("user")?.send_keys("ada").await.ctx("type")?;
         c.find(Locator::Css(&f("password"))).await.ctx("pw")?.send_keys("correct horse").await.ctx("type")?;
+        c.find(Locator::Id("test-connector")).await.ctx("test")?.click().await.ctx("click")?;
+        wait_until(
+            &c,
+            "the connection test",
+            "return document.getElementById('test-result').textContent.startsWith('Reached')",
+        )
+        .await?;
+        ensure!(text(&c, "#test-result").await?.contains("Partner feed"), "the test names the collection");
         c.find(Locator::Css("#add-connector button[type=submit]")).await.ctx("add")?.click().await.ctx("click")?;
         wait_for(&c, "section.connector[data-name=partner] button.run").await?.click().await.ctx("run now")?;
         wait_until(
@@ -651,6 +661,7 @@ async fn screenshots() {
         ("workbooks", "/workbooks".into(), "return true"),
         ("workbook", "/workbooks/threat-intelligence".into(),
          "return [...document.querySelectorAll('figure.tile')].every(f => f.classList.contains('drawn') || f.classList.contains('failed'))"),
+        ("admin", "/admin".into(), "return document.querySelectorAll('#users tbody tr').length > 0"),
     ];
     for (i, (name, path, ready)) in pages.iter().enumerate() {
         c.goto(&format!("{base}{path}")).await.unwrap();
@@ -666,7 +677,7 @@ async fn screenshots() {
     c.set_window_size(420, 800).await.unwrap();
     c.goto(&format!("{base}/explorer")).await.unwrap();
     wait_until(&c, "explorer", "return document.querySelectorAll('#results tbody tr').length > 0").await.unwrap();
-    std::fs::write(out.join("11-explorer-narrow.png"), c.screenshot().await.unwrap()).unwrap();
+    std::fs::write(out.join("12-explorer-narrow.png"), c.screenshot().await.unwrap()).unwrap();
     c.close().await.unwrap();
     eprintln!("screenshots in {}", out.display());
 }

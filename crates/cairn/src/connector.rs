@@ -104,6 +104,9 @@ pub struct ConnectorState {
     pub last_success: Option<String>,
     pub last_error: Option<String>,
     pub last_counts: PollCounts,
+    /// Paused connectors are not polled on schedule ("Run now" still polls them).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// Parses `30s`, `15m`, `1h`, `7d` (and plain seconds).
@@ -199,8 +202,52 @@ pub fn describe(c: &ConnectorConfig, s: &ConnectorState) -> Value {
     "auth": c.auth.kind(),
         "interval": c.interval, "lookback": c.lookback, "page_size": c.page_size,
         "checkpoint": s.checkpoint, "last_poll": s.last_poll, "last_success": s.last_success,
-        "last_error": s.last_error, "last_counts": s.last_counts,
+        "last_error": s.last_error, "last_counts": s.last_counts, "paused": s.paused,
     })
+}
+
+/// Pauses or resumes the scheduled polls of connector `name`.
+pub fn set_paused(store: &dyn Store, name: &str, paused: bool) -> Result<(), String> {
+    if store.doc(CONFIG, name).map_err(|e| e.to_string())?.is_none() {
+        return Err(format!("no connector named '{name}' (cairn connector list)"));
+    }
+    let mut st = state(store, name).map_err(|e| e.to_string())?;
+    st.paused = paused;
+    save_state(store, name, &st).map_err(|e| e.to_string())
+}
+
+/// Asks a TAXII server for a connector's collection once (no retries, a short timeout):
+/// the collection's title and whether it may be read, or what went wrong, with the
+/// server's own message. TAXII 2.1 first, then 2.0.
+pub fn test_connection(c: &ConnectorConfig) -> Result<Value, String> {
+    c.check()?;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("{}/collections/{}/", c.api_root.trim_end_matches('/'), c.collection);
+    for (version, accept) in [("2.1", TAXII_21), ("2.0", "application/vnd.oasis.taxii+json; version=2.0")] {
+        let resp = c
+            .auth
+            .apply(client.get(&url).header("Accept", accept))
+            .send()
+            .map_err(|e| format!("cannot reach {url}: {}", error_chain(&e)))?;
+        let status = resp.status();
+        if status.as_u16() == 406 && version == "2.1" {
+            continue;
+        }
+        let text = resp.text().unwrap_or_default();
+        if !status.is_success() {
+            return Err(format!("{url} answered {status}: {}", server_message(text)));
+        }
+        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{url} sent a body that is not JSON: {e}"))?;
+        if v.get("can_read") == Some(&Value::Bool(false)) {
+            return Err(format!("{url}: the collection exists but these credentials may not read it"));
+        }
+        return Ok(serde_json::json!({"ok": true, "taxii": version, "title": v["title"], "can_read": v["can_read"]}));
+    }
+    Err(format!("{url} speaks neither TAXII 2.1 nor 2.0 (it refused both media types)"))
 }
 
 /// Polls connector `name` now (with another page size for this run only, if given).
@@ -452,7 +499,9 @@ pub async fn schedule(pipeline: Pipeline, tick: Duration) {
         Ok(all
             .into_iter()
             .filter(|(c, s)| {
-                parse_duration(&c.interval).is_ok_and(|every| crate::scheduler::due(s.last_poll.as_deref(), every))
+                !s.paused
+                    && parse_duration(&c.interval)
+                        .is_ok_and(|every| crate::scheduler::due(s.last_poll.as_deref(), every))
             })
             .map(|(c, _)| c.name)
             .collect())
@@ -492,6 +541,31 @@ mod tests {
         let st = ConnectorState { checkpoint: Some("2024-01-01T00:00:00.000001Z".into()), ..Default::default() };
         assert_eq!(start_after(&c, &st).unwrap().as_deref(), Some("2024-01-01T00:00:00.000000Z"));
         assert_eq!(c.objects_url(), "http://127.0.0.1:1/api/collections/c/objects/");
+    }
+
+    #[test]
+    fn a_paused_connector_keeps_its_pause_and_an_unreachable_one_fails_its_test() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = cairn_store::SqliteStore::open_dir(dir.path()).unwrap();
+        let c = ConnectorConfig {
+            name: "p".into(),
+            api_root: "http://127.0.0.1:1/api/".into(),
+            collection: "c".into(),
+            auth: ConnectorAuth::None,
+            lookback: "all".into(),
+            interval: "1h".into(),
+            page_size: 10,
+        };
+        assert!(set_paused(&store, "p", true).is_err(), "no such connector yet");
+        add(&store, &c).unwrap();
+        set_paused(&store, "p", true).unwrap();
+        let (_, st) = list(&store).unwrap().pop().unwrap();
+        assert!(st.paused);
+        assert_eq!(describe(&c, &st)["paused"], true);
+        set_paused(&store, "p", false).unwrap();
+        assert!(!list(&store).unwrap()[0].1.paused);
+        let e = test_connection(&c).unwrap_err();
+        assert!(e.starts_with("cannot reach http://127.0.0.1:1/api/collections/c/"), "{e}");
     }
 
     #[test]

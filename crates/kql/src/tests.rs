@@ -393,6 +393,29 @@ mod files {
     use crate::files::FileFormat;
     use crate::Engine;
 
+    /// arg_max(T, *) keeps whole rows: with many rows tied on the maximum, every column of
+    /// a group's answer comes from the same input row (booleans included).
+    #[test]
+    fn arg_max_star_never_mixes_tied_rows() {
+        let q = "range x from 1 to 20000 step 1 | extend G = x % 7, T = x % 3, A = tostring(x), B = x % 2 == 0, D = x * 10 \
+                 | summarize arg_max(T, *) by G | order by G asc";
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let _g = rt.enter();
+        let r = Engine::new().run(q, 1_704_153_600_000_000).unwrap();
+        let names: Vec<&str> = r.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["G", "T", "x", "A", "B", "D"]);
+        assert_eq!(r.rows.len(), 7);
+        for row in &r.rows {
+            let x = row[2].as_i64().unwrap();
+            assert_eq!(row[0].as_i64(), Some(x % 7), "{row:?}");
+            assert_eq!(row[1].as_i64(), Some(2), "the maximum: {row:?}");
+            assert_eq!(x % 3, 2, "{row:?}");
+            assert_eq!(row[3], json!(x.to_string()), "{row:?}");
+            assert_eq!(row[4], json!(x % 2 == 0), "{row:?}");
+            assert_eq!(row[5].as_i64(), Some(x * 10), "{row:?}");
+        }
+    }
+
     #[test]
     fn event_tables_from_jsonl_csv_and_parquet_join_with_intelligence() {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

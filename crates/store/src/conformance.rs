@@ -341,6 +341,19 @@ fn accounts(s: &dyn Store) {
     s.put_token(&[7; 32], "ci", "contributor").unwrap();
     assert_eq!(s.token(&[7; 32]).unwrap(), Some(("ci".into(), "contributor".into())));
     assert_eq!(s.token(&[8; 32]).unwrap(), None);
+    s.put_token(&[9; 32], "alice", "reader").unwrap();
+    s.put_user(&crate::User { name: "bob".into(), role: "contributor".into(), password_hash: "h3".into() }).unwrap();
+    let names: Vec<String> = s.users().unwrap().into_iter().map(|u| u.name).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    let tokens = s.tokens().unwrap();
+    assert_eq!(tokens.iter().map(|t| (t.hash[0], t.name.as_str())).collect::<Vec<_>>(), [(7, "ci"), (9, "alice")]);
+    assert!(tokens[0].created <= tokens[1].created && tokens[0].created > 0);
+    assert!(s.delete_token(&[7; 32]).unwrap());
+    assert!(!s.delete_token(&[7; 32]).unwrap(), "already gone");
+    assert_eq!(s.token(&[7; 32]).unwrap(), None, "a revoked token no longer authenticates");
+    assert!(s.delete_user("bob").unwrap());
+    assert!(!s.delete_user("bob").unwrap());
+    assert!(s.user("bob").unwrap().is_none());
     assert_eq!(s.instance_id().unwrap().len(), 36);
 }
 

@@ -441,6 +441,25 @@ pub trait Store: Send + Sync {
     fn put_token(&self, token_hash: &[u8; 32], name: &str, role: &str) -> Result<()>;
     /// The (name, role) a token hash belongs to.
     fn token(&self, token_hash: &[u8; 32]) -> Result<Option<(String, String)>>;
+    /// Every user, by name (with password hashes: callers show names and roles only).
+    fn users(&self) -> Result<Vec<User>>;
+    /// Removes a user; false when there was none. Tokens issued in the name stay until
+    /// deleted themselves: a token is its own credential.
+    fn delete_user(&self, name: &str) -> Result<bool>;
+    /// Every token's hash, name, role and creation time, oldest first.
+    fn tokens(&self) -> Result<Vec<TokenInfo>>;
+    /// Revokes a token by its hash; false when there was none.
+    fn delete_token(&self, token_hash: &[u8; 32]) -> Result<bool>;
+}
+
+/// A stored API token, as listed: never the token itself, which only its holder has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub hash: [u8; 32],
+    pub name: String,
+    pub role: String,
+    /// Microseconds since the Unix epoch.
+    pub created: i64,
 }
 
 /// Microseconds since the Unix epoch, now.

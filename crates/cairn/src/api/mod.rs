@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use cairn_store::{Filter, StoredVersion};
 use serde_json::{json, value::RawValue, Value};
@@ -138,8 +138,16 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/imports/{id}/errors", get(imports::errors))
         .route("/workspaces/{workspace}/{action}", post(upload::upload))
         .route("/api/v1/collections", get(admin::list_collections).post(admin::create_collection))
+        .route("/api/v1/users", get(admin::list_users).post(admin::add_user))
+        .route("/api/v1/users/{name}", delete(admin::delete_user))
+        .route("/api/v1/tokens", get(admin::list_tokens).post(admin::create_token))
+        .route("/api/v1/tokens/{id}", delete(admin::delete_token))
+        .route("/api/v1/instance", get(admin::instance))
         .route("/api/v1/connectors", get(admin::list_connectors).post(admin::add_connector))
         .route("/api/v1/connectors/{name}/run", post(admin::run_connector))
+        .route("/api/v1/connectors/test", post(admin::test_connector))
+        .route("/api/v1/connectors/{name}/pause", post(admin::pause_connector))
+        .route("/api/v1/connectors/{name}/resume", post(admin::resume_connector))
         .route("/api/v1/export-targets", get(admin::list_targets).post(admin::add_target))
         .route("/api/v1/exports", get(admin::list_exports).post(admin::run_export))
         .route("/api/v1/objects/{id}/exports", get(admin::object_exports))

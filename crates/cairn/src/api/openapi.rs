@@ -117,6 +117,7 @@ fn paths() -> Vec<(&'static str, Vec<(&'static str, Op)>)> {
                 (
                     "post",
                     op("Create an SDO; id, spec_version, created, modified and created_by_ref are filled in", "contributor")
+                        .query("dry_run", "boolean", "check the draft as creation would and store nothing (200, or 422 with every problem)")
                         .body(reference("CreateObject"))
                         .created()
                         .returns(reference("Created")),
@@ -145,6 +146,7 @@ fn paths() -> Vec<(&'static str, Vec<(&'static str, Op)>)> {
                 (
                     "post",
                     id(op("Create a new object from this one's common metadata and the body's properties", "contributor"))
+                        .query("dry_run", "boolean", "check the draft as creation would and store nothing (200, or 422 with every problem)")
                         .body(reference("CreateObject"))
                         .created()
                         .returns(reference("Created")),
@@ -345,11 +347,19 @@ fn paths() -> Vec<(&'static str, Vec<(&'static str, Op)>)> {
             "/api/v1/collections",
             vec![("get", op("TAXII collections", "admin")), ("post", op("Create a TAXII collection", "admin").created())],
         ),
+        ("/api/v1/users", vec![("get", op("Users and their roles", "admin")), ("post", op("Create a user, or replace its role and password", "admin").created())]),
+        ("/api/v1/users/{name}", vec![("delete", op("Delete a user (not yourself); its tokens stay until revoked", "admin").path("name", "the user"))]),
+        ("/api/v1/tokens", vec![("get", op("API tokens (their ids, names and roles; never the tokens)", "admin")), ("post", op("Create a token; the answer is the only time it is shown", "admin").created())]),
+        ("/api/v1/tokens/{id}", vec![("delete", op("Revoke a token", "admin").path("id", "the token's id (from the list)"))]),
+        ("/api/v1/instance", vec![("get", op("This instance: its id (the upload API's workspace id), version and counts", "reader"))]),
         (
             "/api/v1/connectors",
             vec![("get", op("Connectors with their health", "admin")), ("post", op("Add a TAXII connector", "admin").created())],
         ),
         ("/api/v1/connectors/{name}/run", vec![("post", op("Poll a connector now", "admin").path("name", "the connector"))]),
+        ("/api/v1/connectors/test", vec![("post", op("Try a connector definition against its server (nothing is saved): {ok, title} or {ok: false, error}", "admin"))]),
+        ("/api/v1/connectors/{name}/pause", vec![("post", op("Stop scheduled polls (Run now still polls)", "admin").path("name", "the connector"))]),
+        ("/api/v1/connectors/{name}/resume", vec![("post", op("Resume scheduled polls", "admin").path("name", "the connector"))]),
         (
             "/api/v1/export-targets",
             vec![("get", op("Export targets", "admin")), ("post", op("Add an export target", "admin").created())],

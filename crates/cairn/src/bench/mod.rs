@@ -15,6 +15,7 @@ use crate::ingest::{ImportOptions, Pipeline};
 mod detect;
 mod kql;
 mod search;
+mod ui;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
@@ -76,6 +77,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         count: usize,
         /// Timed runs per query.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
+    /// The web UI's first render: N generated objects, then each page loaded as a browser
+    /// with an empty cache does (HTML, scripts, stylesheet; the explorer's first search).
+    Ui {
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
@@ -270,6 +279,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
         }
         BenchCommand::Upload { count, batch, clients } => bench_upload(count, batch, clients),
         BenchCommand::Search { count, runs } => search::bench_search(count, runs),
+        BenchCommand::Ui { count, runs } => ui::bench_ui(count, runs),
         BenchCommand::Geoip { dbs, lookups } => bench_geoip(&dbs, lookups),
         BenchCommand::Enrich { dbs, count, rounds } => bench_enrich(&dbs, count, rounds),
         BenchCommand::Taxii { count, limit } => bench_taxii(count, limit),

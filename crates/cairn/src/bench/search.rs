@@ -29,11 +29,10 @@ fn object(i: usize) -> Value {
     v
 }
 
-pub fn bench_search(count: usize, runs: usize) -> anyhow::Result<i32> {
-    let tmp = tempfile::tempdir()?;
-    // CAIRN_BENCH_KEEP=DIR keeps the store there, to study query plans afterwards.
-    let dir = std::env::var_os("CAIRN_BENCH_KEEP").map(std::path::PathBuf::from).unwrap_or_else(|| tmp.path().into());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(&dir)?);
+/// A store of `count` generated indicators from four sources, with its search index
+/// built; in `dir`.
+pub(super) fn load_store(dir: &std::path::Path, count: usize) -> anyhow::Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir)?);
     let pipeline = Pipeline::new(store.clone());
     let t = Instant::now();
     // Four sources, a quarter each.
@@ -51,6 +50,14 @@ pub fn bench_search(count: usize, runs: usize) -> anyhow::Result<i32> {
     while store.refresh_search(50_000)?.lag > 0 {}
     let secs = t.elapsed().as_secs_f64();
     println!("search index: built in {secs:.1} s = {:.0} objects/s", count as f64 / secs);
+    Ok(store)
+}
+
+pub fn bench_search(count: usize, runs: usize) -> anyhow::Result<i32> {
+    let tmp = tempfile::tempdir()?;
+    // CAIRN_BENCH_KEEP=DIR keeps the store there, to study query plans afterwards.
+    let dir = std::env::var_os("CAIRN_BENCH_KEEP").map(std::path::PathBuf::from).unwrap_or_else(|| tmp.path().into());
+    let store = load_store(&dir, count)?;
     let cond = |v: Value| Condition::from_json(&v).expect("bench conditions are valid");
     let page = |types: &[&str], c: Value, sort: SortField, descending: bool| SearchQuery {
         types: types.iter().map(|t| t.to_string()).collect(),

@@ -11,6 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 const FILES: &[(&str, &str, &str)] = &[
+    ("admin.js", "text/javascript; charset=utf-8", include_str!("assets/admin.js")),
     ("app.css", "text/css; charset=utf-8", include_str!("assets/app.css")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("assets/app.js")),
     ("conditions.js", "text/javascript; charset=utf-8", include_str!("assets/conditions.js")),

@@ -43,7 +43,8 @@ pub async fn page(user: PageUser) -> Response {
                 label { "First poll from " input name="lookback" value="30d" title="all, a duration like 30d, or a date"; }
                 label { "Poll every " input name="interval" value="1h"; }
                 (auth_fields)
-                div.row { button type="submit" { "Add" } }
+                div.row { button #test-connector type="button" { "Test connection" } button type="submit" { "Add" } }
+                p #test-result role="status" {}
             }
         }
         h2 { "Export targets (TAXII 2.1 push)" }

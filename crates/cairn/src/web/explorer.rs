@@ -27,6 +27,9 @@ pub async fn page(user: PageUser) -> axum::response::Response {
             div.row {
                 button #add-group type="button" { "+ OR group" }
                 button #clear type="button" { "Clear" }
+                @if user.principal.role >= Role::Admin {
+                    button #as-collection type="button" title="Serve this search's types, sources and tags as a TAXII collection" { "Save as TAXII collection…" }
+                }
             }
         }
         div.explorer {

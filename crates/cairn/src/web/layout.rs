@@ -16,6 +16,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/import", "Import", Role::Reader),
     ("/hunting", "Hunting", Role::Reader),
     ("/workbooks", "Workbooks", Role::Reader),
+    ("/admin", "Admin", Role::Admin),
 ];
 
 /// A whole page. `active` is the navigation entry to mark; `scripts` are modules under

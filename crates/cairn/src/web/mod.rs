@@ -14,6 +14,7 @@
 //! is escaped by maud on the server and set as `textContent` in the scripts, so stored
 //! intelligence can never run as code.
 
+mod admin;
 mod assets;
 mod connectors;
 mod create;
@@ -55,6 +56,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/rules", get(rules::page))
         .route("/connectors", get(connectors::page))
         .route("/import", get(import::page))
+        .route("/admin", get(admin::page))
         .route("/hunting", get(hunting::page))
         .route("/workbooks", get(workbooks::list))
         .route("/workbooks/{id}", get(workbooks::view))

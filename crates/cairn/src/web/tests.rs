@@ -223,7 +223,12 @@ async fn every_page_is_light() {
     let id =
         serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["objects"][0]["id"].as_str().unwrap().to_string();
     assert!(ui.store.current(&id).unwrap().is_some());
-    for page in ["/explorer", "/hunting", "/workbooks", "/workbooks/threat-intelligence", &format!("/objects/{id}")] {
+    let object = format!("/objects/{id}");
+    let pages = [
+        "/explorer", "/new", "/relationships/new", "/rules", "/connectors", "/import", "/hunting", "/workbooks",
+        "/workbooks/threat-intelligence", "/admin", &object,
+    ];
+    for page in pages {
         let r = ui.get(page, Some(&cookie)).await;
         assert_eq!(r.status, StatusCode::OK, "{page}");
         // The page and every stylesheet and script it loads (app.js is imported by the modules).
@@ -241,4 +246,74 @@ async fn every_page_is_light() {
         }
         assert!(total < 200 * 1024, "{page}: {total} bytes");
     }
+}
+
+#[tokio::test]
+async fn admin_pages_and_their_api_are_for_admins() {
+    let ui = ui();
+    let (rc, _) = ui.login("rita", "correct horse").await.unwrap();
+    for page in ["/admin", "/connectors"] {
+        assert_eq!(ui.get(page, Some(&rc)).await.status, StatusCode::FORBIDDEN, "{page}");
+    }
+    assert_eq!(ui.get("/api/v1/users", Some(&rc)).await.status, StatusCode::FORBIDDEN);
+    let page = ui.get("/explorer", Some(&rc)).await;
+    assert!(!page.body.contains("href=\"/admin\""), "a reader is not offered the admin page");
+
+    let (cookie, csrf) = ui.login("ada", "correct horse").await.unwrap();
+    let r = ui
+        .api(
+            "POST",
+            "/api/v1/users",
+            &cookie,
+            Some(&csrf),
+            json!({"name": "carl", "role": "contributor", "password": "long enough"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = ui
+        .api(
+            "POST",
+            "/api/v1/users",
+            &cookie,
+            Some(&csrf),
+            json!({"name": "x", "role": "king", "password": "long enough"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("unknown role"));
+    let users = ui.get("/api/v1/users", Some(&cookie)).await;
+    assert!(
+        users.body.contains("\"carl\"") && !users.body.contains("argon2"),
+        "names and roles, never hashes: {}",
+        users.body
+    );
+    let r = ui.api("DELETE", "/api/v1/users/ada", &cookie, Some(&csrf), json!({})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "not yourself");
+
+    // A token is shown once; it works until revoked.
+    let r = ui.api("POST", "/api/v1/tokens", &cookie, Some(&csrf), json!({"name": "siem", "role": "reader"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let made: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let token = made["token"].as_str().unwrap().to_string();
+    let listed = ui.get("/api/v1/tokens", Some(&cookie)).await;
+    assert!(listed.body.contains(made["id"].as_str().unwrap()) && !listed.body.contains(&token), "{}", listed.body);
+    let with_token = |t: &str| {
+        Request::get("/api/v1/objects")
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(ui.send(with_token(&token)).await.status, StatusCode::OK);
+    let r = ui
+        .api("DELETE", &format!("/api/v1/tokens/{}", made["id"].as_str().unwrap()), &cookie, Some(&csrf), json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(ui.send(with_token(&token)).await.status, StatusCode::UNAUTHORIZED);
+
+    let info: serde_json::Value = serde_json::from_str(&ui.get("/api/v1/instance", Some(&rc)).await.body).unwrap();
+    assert_eq!(info["instance_id"].as_str().unwrap(), ui.store.instance_id().unwrap());
+    assert!(info["upload_api"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("/workspaces/{}/", info["instance_id"].as_str().unwrap())));
 }

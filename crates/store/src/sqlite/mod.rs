@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::{
     now_micros, AuditEntry, AuditQuery, Candidate, Commit, Filter, Outcome, Page, Result, Source, SourceSeen, Stats,
-    Store, StoreError, StoredVersion, User, VersionSelect,
+    Store, StoreError, StoredVersion, TokenInfo, User, VersionSelect,
 };
 
 /// Versioned schema migrations, applied in order at open; `PRAGMA user_version` records
@@ -878,6 +878,35 @@ impl Store for SqliteStore {
             })
             .optional()?)
         })
+    }
+
+    fn users(&self) -> Result<Vec<User>> {
+        self.read(|c| {
+            let mut q = c.prepare("SELECT name, role, password_hash FROM users ORDER BY name")?;
+            let rows = q.query_map([], |r| Ok(User { name: r.get(0)?, role: r.get(1)?, password_hash: r.get(2)? }))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn delete_user(&self, name: &str) -> Result<bool> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM users WHERE name = ?1", [name])? > 0))
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        self.read(|c| {
+            let mut q = c.prepare("SELECT hash, name, role, created FROM tokens ORDER BY created, hash")?;
+            let rows = q.query_map([], |r| {
+                let h: Vec<u8> = r.get(0)?;
+                let mut hash = [0u8; 32];
+                hash.copy_from_slice(&h[..32.min(h.len())]);
+                Ok(TokenInfo { hash, name: r.get(1)?, role: r.get(2)?, created: r.get(3)? })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn delete_token(&self, token_hash: &[u8; 32]) -> Result<bool> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM tokens WHERE hash = ?1", [&token_hash[..]])? > 0))
     }
 }
 

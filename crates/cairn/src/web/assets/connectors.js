@@ -39,15 +39,26 @@ async function load() {
     $('connectors').replaceChildren(...r.connectors.map((c) => {
       const chart = el('div', { class: 'chart' }, el('span', { class: 'muted' }, 'Loading…'));
       const button = el('button', { type: 'button', class: 'run', onclick: (e) => run(c, e.target) }, 'Run now');
+      const pause = el('button', {
+        type: 'button', class: 'pause',
+        onclick: async () => {
+          try {
+            await api('POST', `/api/v1/connectors/${encodeURIComponent(c.name)}/${c.paused ? 'resume' : 'pause'}`);
+            say(status, `${c.name}: ${c.paused ? 'resumed' : 'paused; Run now still polls it'}.`);
+            load();
+          } catch (e) { say(status, e.message, true); }
+        },
+      }, c.paused ? 'Resume' : 'Pause');
       const n = c.last_counts || {};
       const card = el('section', { class: 'card connector', dataset: { name: c.name } },
-        el('h3', {}, c.name, ' ', c.last_error ? el('span', { class: 'badge revoked' }, 'failing') : el('span', { class: 'muted' }, c.last_success ? 'healthy' : 'not polled yet')),
+        el('h3', {}, c.name, ' ', c.last_error ? el('span', { class: 'badge revoked' }, 'failing') : el('span', { class: 'muted' }, c.last_success ? 'healthy' : 'not polled yet'),
+          c.paused ? el('span', { class: 'muted' }, ' · paused') : null),
         el('dl', {},
           field('Collection', `${c.api_root} · ${c.collection}`), field('Authentication', c.auth),
           field('Every', c.interval), field('Last poll', c.last_poll), field('Last success', c.last_success),
           field('Last error', c.last_error ? el('span', { class: 'error' }, c.last_error) : null),
           field('Last poll counts', `received ${n.received ?? 0}, created ${n.created ?? 0}, new versions ${n.new_versions ?? 0}, unchanged ${n.unchanged ?? 0}, dropped ${n.dropped ?? 0}, rejected ${n.rejected ?? 0}`)),
-        el('div', { class: 'row' }, button), chart);
+        el('div', { class: 'row' }, button, pause), chart);
       perDay(c.name, chart);
       return card;
     }));
@@ -80,11 +91,27 @@ for (const form of document.querySelectorAll('form')) {
   show();
 }
 
+function connectorOf(f) {
+  return { name: f.elements.name.value.trim(), api_root: f.elements.api_root.value.trim(), collection: f.elements.collection.value.trim(),
+    lookback: f.elements.lookback.value.trim(), interval: f.elements.interval.value.trim(), auth: authOf(f) };
+}
+
+$('test-connector').addEventListener('click', async () => {
+  const out = $('test-result');
+  say(out, 'Asking the server…');
+  try {
+    const r = await api('POST', '/api/v1/connectors/test', connectorOf($('add-connector')));
+    if (r.ok) say(out, `Reached "${r.title ?? 'the collection'}" over TAXII ${r.taxii}; it can be read.`);
+    else say(out, r.error, true);
+  } catch (e) {
+    say(out, e.message, true);
+  }
+});
+
 $('add-connector').addEventListener('submit', async (e) => {
   e.preventDefault();
   const f = e.target;
-  const body = { name: f.elements.name.value.trim(), api_root: f.elements.api_root.value.trim(), collection: f.elements.collection.value.trim(),
-    lookback: f.elements.lookback.value.trim(), interval: f.elements.interval.value.trim(), auth: authOf(f) };
+  const body = connectorOf(f);
   try {
     await api('POST', '/api/v1/connectors', body);
     say(status, `Added ${body.name}. Run it now, or wait for its first scheduled poll.`);

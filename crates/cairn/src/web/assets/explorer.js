@@ -214,6 +214,18 @@ $('select-all').addEventListener('change', (e) => {
   for (const r of results) { if (e.target.checked) selected.set(r.object.id, r.object.type); else selected.delete(r.object.id); }
   drawResults();
 });
+// A TAXII collection serves a simple saved filter: the type, and the sources and tags
+// this search asks for with Equals (in its first group).
+$('as-collection')?.addEventListener('click', () => {
+  const q = new URLSearchParams();
+  if (state.types) q.set('types', state.types);
+  const first = builder.groups[0] || [];
+  for (const [field, key] of [['source', 'sources'], ['tags', 'tags']]) {
+    const values = first.filter((c) => c.field === field && c.operator === 'Equals').map((c) => c.values).join(', ');
+    if (values) q.set(key, values);
+  }
+  location.href = `/admin?${q}#add-collection`;
+});
 $('next').addEventListener('click', () => { if (nextCursor) { cursors.push(nextCursor); load(nextCursor); } });
 $('prev').addEventListener('click', () => { if (cursors.length > 1) { cursors.pop(); load(cursors[cursors.length - 1]); } });
 
