@@ -54,6 +54,8 @@ pub struct QueryResult {
 pub struct Engine {
     ctx: SessionContext,
     tables: HashMap<String, Arc<MemTable>>,
+    /// History tables' batches with a `LATEST_MARK` column (see `add_history_table`).
+    latest: HashMap<String, Arc<MemTable>>,
     /// Tables over files (see `files.rs`).
     files: HashMap<String, DataFrame>,
     functions: HashMap<String, Arc<Function>>,
@@ -73,6 +75,7 @@ impl Engine {
         Engine {
             ctx: SessionContext::new_with_config(config),
             tables: HashMap::new(),
+            latest: HashMap::new(),
             files: HashMap::new(),
             functions: HashMap::new(),
             limits: Limits::default(),
@@ -82,14 +85,51 @@ impl Engine {
     /// Adds (or replaces) a table. The batches are dealt into one partition per core, so
     /// scans, filters and partial aggregates run on every core.
     pub fn add_table(&mut self, name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<(), String> {
+        let t = self.mem_table(schema, batches)?;
+        self.tables.insert(name.to_string(), t);
+        Ok(())
+    }
+
+    fn mem_table(&self, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<Arc<MemTable>, String> {
         let n = self.ctx.copied_config().target_partitions().clamp(1, batches.len().max(1));
         let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
         for (i, b) in batches.into_iter().enumerate() {
             parts[i % n].push(b);
         }
-        let t = MemTable::try_new(schema, parts).map_err(|e| e.to_string())?;
-        self.tables.insert(name.to_string(), Arc::new(t));
-        Ok(())
+        Ok(Arc::new(MemTable::try_new(schema, parts).map_err(|e| e.to_string())?))
+    }
+
+    /// Adds a version-history table (an `Id` and a `TimeGenerated` per row), with one
+    /// boolean column per batch marking each Id's latest row: the row
+    /// `summarize arg_max(TimeGenerated, *) by Id` keeps. Queries that ask exactly that of
+    /// the whole table read the marked rows instead of aggregating every row (see
+    /// `Planner::latest_rows`). The marks share the batches' columns; nothing is copied.
+    pub fn add_history_table(
+        &mut self,
+        name: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        marks: Vec<datafusion::arrow::array::ArrayRef>,
+    ) -> Result<(), String> {
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        if marks.len() != batches.len() {
+            return Err(format!("{name}: {} mark columns for {} batches", marks.len(), batches.len()));
+        }
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new(crate::plan::LATEST_MARK, DataType::Boolean, false));
+        let marked = Arc::new(Schema::new(fields));
+        let with_marks = batches
+            .iter()
+            .zip(marks)
+            .map(|(b, m)| {
+                let mut cols = b.columns().to_vec();
+                cols.push(m);
+                RecordBatch::try_new(marked.clone(), cols).map_err(|e| format!("{name}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let t = self.mem_table(marked, with_marks)?;
+        self.latest.insert(name.to_string(), t);
+        self.add_table(name, schema, batches)
     }
 
     /// Adds a table over files (JSON lines, CSV or Parquet; a file, a directory or a `*`
@@ -205,9 +245,19 @@ impl Engine {
         let tables = |n: &str| {
             self.tables.get(n).and_then(|t| self.ctx.read_table(t.clone()).ok()).or_else(|| self.files.get(n).cloned())
         };
+        let latest = |n: &str| {
+            let df = self.ctx.read_table(self.latest.get(n)?.clone()).ok()?;
+            let keep: Vec<_> = columns(&df)
+                .into_iter()
+                .filter(|(c, _)| c != crate::plan::LATEST_MARK)
+                .map(|(c, _)| crate::plan::col(&c))
+                .collect();
+            df.filter(crate::plan::col(crate::plan::LATEST_MARK)).ok()?.select(keep).ok()
+        };
         let mut p = Planner {
             ctx: &self.ctx,
             tables: &tables,
+            latest: &latest,
             table_names: self.table_names(),
             saved_functions: &self.functions,
             scopes: vec![HashMap::new()],

@@ -30,6 +30,8 @@ pub(crate) enum Binding {
 pub(crate) struct Planner<'a> {
     pub ctx: &'a SessionContext,
     pub tables: &'a dyn Fn(&str) -> Option<DataFrame>,
+    /// A history table's rows that are each Id's latest (see `Engine::add_history_table`).
+    pub latest: &'a dyn Fn(&str) -> Option<DataFrame>,
     pub table_names: Vec<String>,
     pub saved_functions: &'a HashMap<String, Arc<Function>>,
     pub scopes: Vec<HashMap<String, Binding>>,
@@ -57,6 +59,9 @@ pub(crate) fn df_err(span: Span) -> impl Fn(datafusion::error::DataFusionError) 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).trim_start_matches("Error during planning: ").to_string()
 }
+
+/// The column marking each Id's latest row in a history table's marked twin.
+pub(crate) const LATEST_MARK: &str = "__kql_latest";
 
 /// A column by its exact name (never parsed as `table.column`).
 pub(crate) fn col(name: &str) -> DfExpr {
@@ -166,11 +171,80 @@ impl Planner<'_> {
     // ---- tabular ----
 
     pub fn tabular(&mut self, t: &Tabular) -> Result<DataFrame, KqlError> {
-        let mut df = self.source(&t.source)?;
-        for op in &t.ops {
+        let (mut df, planned) = match self.latest_rows(t)? {
+            Some(x) => x,
+            None => (self.source(&t.source)?, 0),
+        };
+        for op in &t.ops[planned..] {
             df = self.op(df, op)?;
         }
         Ok(df)
+    }
+
+    /// `T [| where TimeGenerated > x]… | summarize [N =] arg_max(TimeGenerated, *) by Id`
+    /// straight over a history table — the way Sentinel content reads current state —
+    /// answered from the rows the table marks as each Id's latest, a filter instead of an
+    /// aggregate over every version. Returns the plan and how many operators it covers.
+    ///
+    /// Only lower bounds on TimeGenerated may come first: they commute with taking the
+    /// latest row (if an Id's latest row is older than the bound, so are all its rows).
+    /// Any other filter could remove an Id's latest row and leave an older one to win.
+    fn latest_rows(&mut self, t: &Tabular) -> Result<Option<(DataFrame, usize)>, KqlError> {
+        let Source::Name(n, _) = &t.source else { return Ok(None) };
+        if self.lookup(n).is_some() {
+            return Ok(None);
+        }
+        let name = |e: &Expr, want: &str| matches!(&e.kind, ExprKind::Name(x) if x == want);
+        for (i, op) in t.ops.iter().enumerate() {
+            match &op.kind {
+                OpKind::Where(e) if self.lower_bound_on_time(e) => continue,
+                OpKind::Summarize { aggs, by } => {
+                    let ([a], [g]) = (aggs.as_slice(), by.as_slice()) else { return Ok(None) };
+                    let ExprKind::Call(f, args) = &a.expr.kind else { return Ok(None) };
+                    let whole_rows =
+                        matches!(args.as_slice(), [k, s] if name(k, "TimeGenerated") && s.kind == ExprKind::Star);
+                    if f != "arg_max" || !whole_rows || g.name.is_some() || !name(&g.expr, "Id") {
+                        return Ok(None);
+                    }
+                    let Some(mut df) = (self.latest)(n) else { return Ok(None) };
+                    for w in &t.ops[..i] {
+                        df = self.op(df, w)?;
+                    }
+                    // The columns in arg_extreme's order: the group, the maximum, the rest.
+                    let key = a.name.clone().unwrap_or_else(|| "TimeGenerated".into());
+                    let mut outs = vec![col("Id"), col("TimeGenerated").alias(key.clone())];
+                    outs.extend(columns(&df).iter().filter(|(c, _)| c != "Id" && *c != key).map(|(c, _)| col(c)));
+                    return Ok(Some((df.select(outs).map_err(df_err(op.span))?, i + 1)));
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// `TimeGenerated > x`, `>=`, `x < TimeGenerated`, … and their conjunctions, where
+    /// `x` is the same for every row.
+    fn lower_bound_on_time(&self, e: &Expr) -> bool {
+        let time = |e: &Expr| matches!(&e.kind, ExprKind::Name(x) if x == "TimeGenerated");
+        match &e.kind {
+            ExprKind::Binary(BinOp::And, l, r) => self.lower_bound_on_time(l) && self.lower_bound_on_time(r),
+            ExprKind::Binary(BinOp::Gt | BinOp::Ge, l, r) if time(l) => self.same_for_every_row(r),
+            ExprKind::Binary(BinOp::Lt | BinOp::Le, l, r) if time(r) => self.same_for_every_row(l),
+            _ => false,
+        }
+    }
+
+    /// An expression of literals, scalar `let`s, subqueries and functions of those: no
+    /// column, nothing random.
+    fn same_for_every_row(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Lit(_) | ExprKind::Tabular(_) => true,
+            ExprKind::Name(n) => matches!(self.lookup(n), Some(Binding::Scalar(_))),
+            ExprKind::Call(f, args) => f != "rand" && args.iter().all(|a| self.same_for_every_row(a)),
+            ExprKind::Neg(x) => self.same_for_every_row(x),
+            ExprKind::Binary(_, l, r) => self.same_for_every_row(l) && self.same_for_every_row(r),
+            _ => false,
+        }
     }
 
     fn source(&mut self, s: &Source) -> Result<DataFrame, KqlError> {

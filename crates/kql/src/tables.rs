@@ -6,6 +6,7 @@
 //! Rows are kept as Arrow batches and extended with the versions stored since the last
 //! refresh (the store's `seq` is the cursor), so a query never reloads the history.
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -15,6 +16,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use serde_json::{json, Value};
 
 use crate::value::KType;
@@ -118,6 +120,9 @@ pub struct TiTables {
     tenant: String,
     indicators: Vec<RecordBatch>,
     objects: Vec<RecordBatch>,
+    /// Each Id's latest row in `indicators` and `objects`.
+    latest_indicators: Latest,
+    latest_objects: Latest,
     /// Batches built before enrichment had passed their versions: `(indicators?, index,
     /// last seq)`. Their AdditionalFields are filled in once enrichment has passed them.
     unenriched: Vec<(bool, usize, i64)>,
@@ -133,6 +138,8 @@ impl TiTables {
             tenant: tenant.to_string(),
             indicators: Vec::new(),
             objects: Vec::new(),
+            latest_indicators: Latest::default(),
+            latest_objects: Latest::default(),
             unenriched: Vec::new(),
         }
     }
@@ -164,12 +171,14 @@ impl TiTables {
                 page.items.iter().partition(|v| v.stix_type == "indicator");
             if !ind.is_empty() {
                 self.indicators.push(self.indicator_batch(&ind, enrichment)?);
+                self.latest_indicators.append(&self.indicators)?;
                 if ahead {
                     self.unenriched.push((true, self.indicators.len() - 1, last));
                 }
             }
             if !obj.is_empty() {
                 self.objects.push(self.object_batch(&obj, enrichment)?);
+                self.latest_objects.append(&self.objects)?;
                 if ahead {
                     self.unenriched.push((false, self.objects.len() - 1, last));
                 }
@@ -186,6 +195,8 @@ impl TiTables {
                 batches[i] = with_enrichment(&batches[i], enrichment)?;
             }
         }
+        self.latest_indicators.finish();
+        self.latest_objects.finish();
         Ok(read)
     }
 
@@ -196,8 +207,13 @@ impl TiTables {
 
     /// Registers the tables (and the derived ones) with an engine.
     pub fn register(&self, engine: &mut Engine) -> Result<(), String> {
-        engine.add_table(INDICATORS, indicator_schema(), self.indicators.clone())?;
-        engine.add_table(OBJECTS, object_schema(), self.objects.clone())?;
+        engine.add_history_table(
+            INDICATORS,
+            indicator_schema(),
+            self.indicators.clone(),
+            self.latest_indicators.marks(),
+        )?;
+        engine.add_history_table(OBJECTS, object_schema(), self.objects.clone(), self.latest_objects.marks())?;
         engine.add_function("ThreatIntelligenceIndicator", LEGACY).map_err(|e| e.render(LEGACY))?;
         engine.add_function("ThreatIntelSightings", SIGHTINGS).map_err(|e| e.render(SIGHTINGS))?;
         Ok(())
@@ -283,6 +299,102 @@ impl TiTables {
             c.s("Type", OBJECTS);
         }
         c.finish(object_schema())
+    }
+}
+
+/// Where each Id's latest row is in a history table, and per batch a column marking
+/// those rows, so `summarize arg_max(TimeGenerated, *) by Id` over the whole table is a
+/// filter on the mark instead of an aggregate over every row (see `Engine::add_history_table`).
+///
+/// Invariant: rows are appended in TimeGenerated order (it is the store's seq, read in
+/// seq order) and a version's rows are consecutive, so an Id's latest row is the first
+/// row of its most recently appended version: the row arg_max keeps, as it keeps the
+/// earliest of tied rows. Each append touches only the Ids it brings; a superseded mark
+/// is cleared in place and only that batch's mark column is rebuilt.
+#[derive(Default)]
+struct Latest {
+    /// (batch, row) of each Id's latest row, hashed by the Id's text and compared
+    /// against the Id column itself, so no Id is stored twice.
+    rows: HashTable<(u32, u32)>,
+    hasher: DefaultHashBuilder,
+    marks: Vec<Vec<bool>>,
+    /// Each batch's marks as an Arrow column; `None` after a mark in it changed.
+    columns: Vec<Option<ArrayRef>>,
+}
+
+fn id_column(b: &RecordBatch) -> Result<&datafusion::arrow::array::StringArray, String> {
+    use datafusion::arrow::array::AsArray;
+    let ix = b.schema().index_of("Id").map_err(|e| e.to_string())?;
+    b.column(ix).as_string_opt::<i32>().ok_or_else(|| "Id is not a string column".to_string())
+}
+
+impl Latest {
+    /// Takes in the last of `batches`, which has just been appended.
+    fn append(&mut self, batches: &[RecordBatch]) -> Result<(), String> {
+        use datafusion::arrow::array::{Array, AsArray};
+        use datafusion::arrow::datatypes::TimestampMicrosecondType;
+        let b = batches.len() - 1;
+        let batch = &batches[b];
+        let ids = id_column(batch)?;
+        let ix = batch.schema().index_of("TimeGenerated").map_err(|e| e.to_string())?;
+        let times = batch
+            .column(ix)
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .ok_or("TimeGenerated is not a timestamp column")?;
+        let olds: Vec<&datafusion::arrow::array::StringArray> =
+            batches[..b].iter().map(id_column).collect::<Result<_, _>>()?;
+        let id_at = |&(ob, or): &(u32, u32)| -> &str {
+            if ob as usize == b {
+                ids.value(or as usize)
+            } else {
+                olds[ob as usize].value(or as usize)
+            }
+        };
+        let mut marks = vec![false; batch.num_rows()];
+        let Latest { rows, hasher, marks: old_marks, columns } = self;
+        for r in 0..batch.num_rows() {
+            let same_version = r > 0 && ids.value(r) == ids.value(r - 1) && times.value(r) == times.value(r - 1);
+            if same_version || ids.is_null(r) || times.is_null(r) {
+                continue;
+            }
+            let id = ids.value(r);
+            let h = hasher.hash_one(id);
+            let here = (b as u32, r as u32);
+            match rows.find_mut(h, |e| id_at(e) == id) {
+                Some(e) => {
+                    let (ob, or) = (e.0 as usize, e.1 as usize);
+                    if ob == b {
+                        marks[or] = false;
+                    } else {
+                        old_marks[ob][or] = false;
+                        columns[ob] = None;
+                    }
+                    *e = here;
+                }
+                None => {
+                    rows.insert_unique(h, here, |e| hasher.hash_one(id_at(e)));
+                }
+            }
+            marks[r] = true;
+        }
+        old_marks.push(marks);
+        columns.push(None);
+        Ok(())
+    }
+
+    /// Builds the mark columns that changed, once (queries reuse them).
+    fn finish(&mut self) {
+        for (c, m) in self.columns.iter_mut().zip(&self.marks) {
+            if c.is_none() {
+                *c = Some(Arc::new(datafusion::arrow::array::BooleanArray::from(m.clone())));
+            }
+        }
+    }
+
+    /// One mark column per batch.
+    fn marks(&self) -> Vec<ArrayRef> {
+        let build = |m: &Vec<bool>| -> ArrayRef { Arc::new(datafusion::arrow::array::BooleanArray::from(m.clone())) };
+        self.columns.iter().zip(&self.marks).map(|(c, m)| c.clone().unwrap_or_else(|| build(m))).collect()
     }
 }
 
@@ -397,5 +509,129 @@ impl Cols {
             arrays.push(a);
         }
         RecordBatch::try_new(schema, arrays).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_store::{Candidate, Source, SourceKind, SqliteStore, Store};
+    use serde_json::{json, Value};
+
+    use super::TiTables;
+    use crate::Engine;
+
+    fn indicator(n: u32, pattern: &str, modified: &str, revoked: bool) -> Value {
+        json!({"type": "indicator", "spec_version": "2.1", "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+               "created": "2026-01-01T00:00:00.000Z", "modified": modified, "pattern": pattern,
+               "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z", "revoked": revoked})
+    }
+
+    fn malware(n: u32, modified: &str) -> Value {
+        json!({"type": "malware", "spec_version": "2.1", "id": format!("malware--00000000-0000-4000-8000-{n:012}"),
+               "created": "2026-01-01T00:00:00.000Z", "modified": modified, "name": format!("m{n}"), "is_family": false})
+    }
+
+    fn ingest(store: &SqliteStore, objs: &[Value]) {
+        let source = Source::new(SourceKind::Upload, "Feed A");
+        let c: Vec<Candidate> = objs
+            .iter()
+            .map(|o| Candidate::from_value(o, &cairn_stix::ObjectMeta::from_value(o, None).unwrap()))
+            .collect();
+        store.ingest(&source, &c).unwrap();
+    }
+
+    fn rows(e: &Engine, q: &str) -> Vec<String> {
+        let mut r: Vec<String> =
+            e.run(q, 0).unwrap_or_else(|m| panic!("{q}: {m:?}")).rows.iter().map(|r| json!(r).to_string()).collect();
+        r.sort();
+        r
+    }
+
+    /// Whether the plan has arg_max's aggregate (a `first_value` per column).
+    fn aggregates(e: &Engine, q: &str) -> bool {
+        let df = futures::executor::block_on(e.run_frame(q)).unwrap();
+        format!("{}", df.logical_plan().display_indent()).contains("first_value")
+    }
+
+    /// The latest-row marks give exactly what the aggregate gives, through versions that
+    /// supersede each other within one batch and across batches, compound patterns (several
+    /// rows per version), revocations and deletions; and the planner takes them only for
+    /// the shapes where they are the same answer.
+    #[test]
+    fn latest_marks_answer_arg_max_by_id_as_the_aggregate_does() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let _g = rt.enter();
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let mut t = TiTables::new("tenant");
+        let none = |_: &str| None;
+        let v = |m: u32| format!("2026-02-0{m}T00:00:00.000Z");
+        ingest(
+            &store,
+            &[
+                indicator(1, "[ipv4-addr:value = '198.51.100.1'] OR [domain-name:value = 'a.example']", &v(1), false),
+                indicator(2, "[ipv4-addr:value = '198.51.100.2']", &v(1), false),
+                indicator(3, "[url:value = 'http://c.example/']", &v(1), false),
+                malware(1, &v(1)),
+            ],
+        );
+        t.refresh(&store, &none, None).unwrap();
+        // Two versions of indicator 2 in one batch; indicator 1 and the malware across batches.
+        ingest(&store, &[indicator(2, "[ipv4-addr:value = '198.51.100.22']", &v(2), false)]);
+        ingest(&store, &[indicator(2, "[ipv4-addr:value = '198.51.100.23']", &v(3), true)]);
+        ingest(&store, &[
+            indicator(1, "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e' AND file:name = 'x.exe'] OR [domain-name:value = 'b.example']", &v(2), false),
+            malware(1, &v(2)),
+        ]);
+        t.refresh(&store, &none, None).unwrap();
+        assert!(store
+            .delete("indicator--00000000-0000-4000-8000-000000000003", &Source::new(SourceKind::Upload, "Feed A"))
+            .unwrap());
+        t.refresh(&store, &none, None).unwrap();
+        let mut e = Engine::new();
+        t.register(&mut e).unwrap();
+
+        let times = rows(&e, "ThreatIntelIndicators | distinct TimeGenerated");
+        assert!(times.len() >= 5, "{times:?}");
+        let bound = serde_json::from_str::<Vec<Value>>(&times[2]).unwrap()[0].as_str().unwrap().to_string();
+        for table in ["ThreatIntelIndicators", "ThreatIntelObjects"] {
+            for (fast, slow) in [
+                (
+                    format!("{table} | summarize arg_max(TimeGenerated, *) by Id"),
+                    format!("{table} | where isnotempty(Id) | summarize arg_max(TimeGenerated, *) by Id"),
+                ),
+                (
+                    format!("{table} | where TimeGenerated >= datetime({bound}) | summarize Latest = arg_max(TimeGenerated, *) by Id"),
+                    format!("{table} | where TimeGenerated >= datetime({bound}) and isnotempty(Id) | summarize Latest = arg_max(TimeGenerated, *) by Id"),
+                ),
+                (
+                    format!("{table} | where datetime({bound}) < TimeGenerated | summarize arg_max(TimeGenerated, *) by Id | where IsDeleted == false | count"),
+                    format!("{table} | where datetime({bound}) < TimeGenerated | summarize arg_max(TimeGenerated, *) by Id, Type | project-away Type | where IsDeleted == false | count"),
+                ),
+            ] {
+                assert!(!aggregates(&e, &fast), "the marks answer {fast}");
+                assert!(aggregates(&e, &slow), "the aggregate answers {slow}");
+                assert_eq!(rows(&e, &fast), rows(&e, &slow), "{fast}");
+            }
+        }
+        // What the marks pick: one row per Id, from its latest version.
+        let r = rows(
+            &e,
+            "ThreatIntelIndicators | summarize arg_max(TimeGenerated, *) by Id | project Pattern, Revoked, IsDeleted",
+        );
+        assert_eq!(r.len(), 3, "{r:?}");
+        assert!(r.iter().any(|x| x.contains("b.example")), "{r:?}");
+        assert!(r.iter().any(|x| x.contains("198.51.100.23") && x.contains("true,false")), "{r:?}");
+        assert!(r.iter().any(|x| x == r#"["",false,true]"#), "the deletion: {r:?}");
+        // An upper bound is not a lower bound: the aggregate answers it.
+        assert!(aggregates(
+            &e,
+            "ThreatIntelIndicators | where TimeGenerated < now() | summarize arg_max(TimeGenerated, *) by Id"
+        ));
+        assert!(aggregates(
+            &e,
+            "ThreatIntelIndicators | where TimeGenerated > Created | summarize arg_max(TimeGenerated, *) by Id"
+        ));
+        assert!(aggregates(&e, "ThreatIntelIndicators | summarize arg_max(TimeGenerated, Pattern) by Id"));
     }
 }
