@@ -192,17 +192,7 @@ fn users_tokens_and_info_work_on_the_data_dir() {
 #[test]
 fn serve_answers_health_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
-    let url =
-        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}")).to_string();
+    let (mut child, url) = crate::serve(&dir.path().join("data"), &[]);
     let body: Value = reqwest::blocking::get(format!("{url}/healthz")).unwrap().json().unwrap();
     assert_eq!(body["status"], "ok");
     let r = reqwest::blocking::get(format!("{url}/api/v1/objects")).unwrap();
@@ -291,15 +281,7 @@ fn export_to_a_taxii_collection_and_record_the_outcome() {
         String::from_utf8(cairn(&theirs, &["collection", "create", "--title", "inbox", "--writable"]).stdout).unwrap();
     let token =
         String::from_utf8(cairn(&theirs, &["token", "create", "peer", "--role", "contributor"]).stdout).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--data")
-        .arg(&theirs)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(child.stderr.take().unwrap()).lines().next().unwrap().unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let (mut child, url) = crate::serve(&theirs, &[]);
     let objs: Vec<Value> = (300..1300).map(|n| indicator(n, "2024-01-01T00:00:00.000Z")).collect();
     let file = write(dir.path(), "b.json", &bundle(objs.clone()));
     assert_eq!(cairn(&ours, &["import", &file, "--source", "mine"]).status.code(), Some(0));

@@ -523,21 +523,26 @@ mod tests {
         }
     }
 
-    #[test]
-    fn lookback_and_checkpoint_overlap() {
-        assert_eq!(lookback_start("all"), Ok(None));
-        assert_eq!(lookback_start("2024-01-01T00:00:00Z").unwrap().as_deref(), Some("2024-01-01T00:00:00Z"));
-        assert!(lookback_start("7d").unwrap().is_some());
-        assert!(lookback_start("soon").is_err());
-        let c = ConnectorConfig {
-            name: "n".into(),
+    /// A connector to a port where nothing listens.
+    fn unreachable_connector(name: &str) -> ConnectorConfig {
+        ConnectorConfig {
+            name: name.into(),
             api_root: "http://127.0.0.1:1/api/".into(),
             collection: "c".into(),
             auth: ConnectorAuth::None,
             lookback: "all".into(),
             interval: "1h".into(),
             page_size: 10,
-        };
+        }
+    }
+
+    #[test]
+    fn lookback_and_checkpoint_overlap() {
+        assert_eq!(lookback_start("all"), Ok(None));
+        assert_eq!(lookback_start("2024-01-01T00:00:00Z").unwrap().as_deref(), Some("2024-01-01T00:00:00Z"));
+        assert!(lookback_start("7d").unwrap().is_some());
+        assert!(lookback_start("soon").is_err());
+        let c = unreachable_connector("n");
         let st = ConnectorState { checkpoint: Some("2024-01-01T00:00:00.000001Z".into()), ..Default::default() };
         assert_eq!(start_after(&c, &st).unwrap().as_deref(), Some("2024-01-01T00:00:00.000000Z"));
         assert_eq!(c.objects_url(), "http://127.0.0.1:1/api/collections/c/objects/");
@@ -547,15 +552,7 @@ mod tests {
     fn a_paused_connector_keeps_its_pause_and_an_unreachable_one_fails_its_test() {
         let dir = tempfile::tempdir().unwrap();
         let store = cairn_store::SqliteStore::open_dir(dir.path()).unwrap();
-        let c = ConnectorConfig {
-            name: "p".into(),
-            api_root: "http://127.0.0.1:1/api/".into(),
-            collection: "c".into(),
-            auth: ConnectorAuth::None,
-            lookback: "all".into(),
-            interval: "1h".into(),
-            page_size: 10,
-        };
+        let c = unreachable_connector("p");
         assert!(set_paused(&store, "p", true).is_err(), "no such connector yet");
         add(&store, &c).unwrap();
         set_paused(&store, "p", true).unwrap();

@@ -25,17 +25,13 @@ pub fn page(title: &str, user: &PageUser, active: &str, scripts: &[&str], body: 
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
+            (head(title, html! {
                 meta name="csrf-token" content=(user.csrf);
                 meta name="cairn-role" content=(user.principal.role.as_str());
-                title { (title) " · Cairn" }
-                link rel="stylesheet" href=(super::assets::url("app.css"));
                 @for s in scripts {
                     script type="module" src=(super::assets::url(s)) {}
                 }
-            }
+            }))
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.top {
@@ -64,6 +60,19 @@ pub fn page(title: &str, user: &PageUser, active: &str, scripts: &[&str], body: 
                     (body)
                 }
             }
+        }
+    }
+}
+
+/// The head of every page, the login page's too: `extra` is the page's own.
+pub fn head(title: &str, extra: Markup) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · Cairn" }
+            link rel="stylesheet" href=(super::assets::url("app.css"));
+            (extra)
         }
     }
 }

@@ -35,12 +35,7 @@ fn login_page(csrf: &str, next: &str, error: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Log in · Cairn" }
-                link rel="stylesheet" href=(super::assets::url("app.css"));
-            }
+            (super::layout::head("Log in", html! {}))
             body.login {
                 main #main {
                     form.card method="post" action="/login" {

@@ -260,25 +260,18 @@ async fn admin_pages_and_their_api_are_for_admins() {
     assert!(!page.body.contains("href=\"/admin\""), "a reader is not offered the admin page");
 
     let (cookie, csrf) = ui.login("ada", "correct horse").await.unwrap();
-    let r = ui
-        .api(
+    let add_user = |name: &str, role: &str| {
+        ui.api(
             "POST",
             "/api/v1/users",
             &cookie,
             Some(&csrf),
-            json!({"name": "carl", "role": "contributor", "password": "long enough"}),
+            json!({"name": name, "role": role, "password": "long enough"}),
         )
-        .await;
+    };
+    let r = add_user("carl", "contributor").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let r = ui
-        .api(
-            "POST",
-            "/api/v1/users",
-            &cookie,
-            Some(&csrf),
-            json!({"name": "x", "role": "king", "password": "long enough"}),
-        )
-        .await;
+    let r = add_user("x", "king").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("unknown role"));
     let users = ui.get("/api/v1/users", Some(&cookie)).await;
