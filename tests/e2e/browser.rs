@@ -1,12 +1,12 @@
-//! The web UI in a real browser: headless Chromium (Debian's `chromium` and
-//! `chromium-driver`, which `scripts/test` installs) driven over WebDriver, against a real
-//! `cairn serve` on a temporary data dir.
+//! The web UI in real browsers: headless Chromium (Debian's `chromium` and
+//! `chromium-driver`) and Firefox (Debian's `firefox-esr` and Mozilla's geckodriver), which
+//! `scripts/test` installs, driven over WebDriver against a real `cairn serve` on a
+//! temporary data dir.
 //!
-//! One browser session walks through the scenarios in order (starting Chromium costs
-//! more than most scenarios). A failing step saves a screenshot under
+//! In each browser one session walks through the scenarios in order (starting a browser
+//! costs more than most scenarios). A failing step saves a screenshot under
 //! `target/tmp/browser-screenshots/` and names it in the panic.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -110,72 +110,98 @@ fn seed_partner(data: &Path) {
 }
 
 fn serve(data: &Path) -> (Killed, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--data")
-        .arg(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
-    let url =
-        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}")).to_string();
-    // Keep reading the log, so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let (child, url) = crate::serve(data, &[]);
     (Killed(child), url)
 }
 
-async fn chromedriver() -> (Killed, String) {
-    let driver = tool("CAIRN_CHROMEDRIVER", "/usr/bin/chromedriver", "chromium-driver");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Killed(
-        Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if reqwest::get(format!("{url}/status")).await.is_ok_and(|r| r.status().is_success()) {
-            return (child, url);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not answer on {url}");
+/// The browsers the UI is tested in, each through its own WebDriver.
+#[derive(Clone, Copy, Debug)]
+enum Browser {
+    /// Debian's `chromium` and `chromium-driver`.
+    Chromium,
+    /// Debian's `firefox-esr` and Mozilla's geckodriver (`cargo install geckodriver`).
+    Firefox,
 }
 
-async fn browser(driver: &str) -> Client {
-    let chromium = tool("CAIRN_CHROMIUM", "/usr/bin/chromium", "chromium");
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,800"],
-        },
-    });
-    let Value::Object(caps) = caps else { unreachable!() };
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(driver)
-        .await
-        .expect("a Chromium session")
+/// One browser at a time: two at once on a small machine make every wait slower.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+impl Browser {
+    fn name(self) -> &'static str {
+        match self {
+            Browser::Chromium => "chromium",
+            Browser::Firefox => "firefox",
+        }
+    }
+
+    /// Starts the browser's WebDriver on a free port; returns it and its URL.
+    async fn driver(self) -> (Killed, String) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut cmd = match self {
+            Browser::Chromium => {
+                let mut c = Command::new(tool("CAIRN_CHROMEDRIVER", "/usr/bin/chromedriver", "chromium-driver"));
+                c.arg(format!("--port={port}"));
+                c
+            }
+            Browser::Firefox => {
+                let default = std::env::var("HOME").map(|h| format!("{h}/.cargo/bin/geckodriver")).unwrap_or_default();
+                let mut c =
+                    Command::new(tool("CAIRN_GECKODRIVER", &default, "geckodriver (cargo install geckodriver)"));
+                c.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+                c
+            }
+        };
+        let child = Killed(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start the WebDriver"));
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if reqwest::get(format!("{url}/status")).await.is_ok_and(|r| r.status().is_success()) {
+                return (child, url);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the {} WebDriver did not answer on {url}", self.name());
+    }
+
+    /// A headless session at 1280×800.
+    async fn client(self, driver: &str) -> Client {
+        let caps = match self {
+            Browser::Chromium => json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": tool("CAIRN_CHROMIUM", "/usr/bin/chromium", "chromium"),
+                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,800"],
+                },
+            }),
+            Browser::Firefox => json!({
+                "browserName": "firefox",
+                "moz:firefoxOptions": {
+                    "binary": tool("CAIRN_FIREFOX", "/usr/bin/firefox-esr", "firefox-esr"),
+                    "args": ["-headless", "-width=1280", "-height=800"],
+                },
+            }),
+        };
+        let Value::Object(caps) = caps else { unreachable!() };
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(driver)
+            .await
+            .unwrap_or_else(|e| panic!("a {} session: {e}", self.name()));
+        c
+    }
 }
 
 /// Runs one scenario; on failure saves a screenshot and fails the test with both.
-async fn step<F: std::future::Future<Output = Step>>(c: &Client, name: &str, f: F) {
+async fn step<F: std::future::Future<Output = Step>>(c: &Client, b: Browser, name: &str, f: F) {
     if let Err(e) = f.await {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
         std::fs::create_dir_all(&dir).unwrap();
-        let shot = dir.join(format!("{name}.png"));
+        let shot = dir.join(format!("{}-{name}.png", b.name()));
         if let Ok(png) = c.screenshot().await {
             std::fs::write(&shot, png).unwrap();
         }
-        // Close the browser, or Chromium outlives the test and its driver.
+        // Close the browser, or it outlives the test and its driver.
         let _ = c.clone().close().await;
-        panic!("browser step '{name}' failed: {e}\n(screenshot: {})", shot.display());
+        panic!("{} step '{name}' failed: {e}\n(screenshot: {})", b.name(), shot.display());
     }
 }
 
@@ -245,6 +271,17 @@ fn api(base: &str, path: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_in_chromium() {
+    walk(Browser::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_in_firefox() {
+    walk(Browser::Firefox).await;
+}
+
+/// Every scenario of the UI, in order, in one session of browser `b`.
+async fn walk(b: Browser) {
+    let _one = ONE_BROWSER.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     seed(&data);
@@ -252,10 +289,10 @@ async fn the_ui_in_chromium() {
     let partner_data = dir.path().join("partner");
     seed_partner(&partner_data);
     let (_partner, partner) = serve(&partner_data);
-    let (_driver, driver_url) = chromedriver().await;
-    let c = browser(&driver_url).await;
+    let (_driver, driver_url) = b.driver().await;
+    let c = b.client(&driver_url).await;
 
-    step(&c, "login", async {
+    step(&c, b, "login", async {
         c.goto(&format!("{base}/explorer")).await.ctx("open")?;
         let url = c.current_url().await.ctx("url")?;
         ensure!(url.path() == "/login", "not sent to the login page: {url}");
@@ -274,7 +311,29 @@ async fn the_ui_in_chromium() {
     })
     .await;
 
-    step(&c, "create-with-add-and-duplicate", async {
+    step(&c, b, "keyboard", async {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        // Keys pressed on the page itself (no element is targeted), as a keyboard user does.
+        let press = |key: char| {
+            KeyActions::new("keyboard".into()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key })
+        };
+        c.goto(&format!("{base}/explorer")).await.ctx("open")?;
+        wait_until(&c, "the first results", "return document.querySelectorAll('#results tbody tr').length > 0").await?;
+        c.execute("document.activeElement && document.activeElement.blur()", vec![]).await.ctx("blur")?;
+        c.perform_actions(press('\u{E004}')).await.ctx("Tab")?;
+        let first = c.execute("return document.activeElement.textContent", vec![]).await.ctx("focus")?;
+        ensure!(first == json!("Skip to content"), "Tab first reaches the skip link: {first}");
+        c.perform_actions(press('\u{E007}')).await.ctx("Enter")?;
+        wait_until(&c, "focus in the main content", "return document.activeElement.id === 'main'").await?;
+        // The next Tab stops lead through the search form's own controls.
+        c.perform_actions(press('\u{E004}')).await.ctx("Tab")?;
+        let next = c.execute("return document.activeElement.id", vec![]).await.ctx("focus")?;
+        ensure!(next == json!("types"), "after the skip link, the search form: {next}");
+        Ok(())
+    })
+    .await;
+
+    step(&c, b, "create-with-add-and-duplicate", async {
         c.goto(&format!("{base}/new")).await.ctx("open")?;
         wait_for(&c, "#f-pattern").await?;
         c.find(Locator::Id("type")).await.ctx("type")?.select_by_value("threat-actor").await.ctx("pick type")?;
@@ -311,7 +370,7 @@ async fn the_ui_in_chromium() {
     })
     .await;
 
-    step(&c, "three-relationships-at-once", async {
+    step(&c, b, "three-relationships-at-once", async {
         c.goto(&format!("{base}/relationships/new")).await.ctx("open")?;
         wait_for(&c, "#source-search").await?.send_keys("APT Browser").await.ctx("source")?;
         wait_for(&c, "#source-results button.pick").await?.click().await.ctx("pick source")?;
@@ -335,7 +394,7 @@ async fn the_ui_in_chromium() {
     })
     .await;
 
-    step(&c, "search-or-groups", async {
+    step(&c, b, "search-or-groups", async {
         // (source = feed-a AND confidence >= 50) OR (source = feed-b AND confidence >= 50)
         c.goto(&format!("{base}/explorer")).await.ctx("open")?;
         wait_until(&c, "the first results", "return document.querySelectorAll('#results tbody tr').length > 0").await?;
@@ -361,7 +420,7 @@ async fn the_ui_in_chromium() {
     })
     .await;
 
-    step(&c, "bulk-tag", async {
+    step(&c, b, "bulk-tag", async {
         let boxes = c.find_all(Locator::Css("#results tbody input[type=checkbox]")).await.ctx("boxes")?;
         for b in boxes.iter().take(3) {
             b.click().await.ctx("select")?;
@@ -385,7 +444,7 @@ async fn the_ui_in_chromium() {
     })
     .await;
 
-    step(&c, "edit-feed-object", async {
+    step(&c, b, "edit-feed-object", async {
         let id = "indicator--7c4a1f2e-0c1d-4e5f-8a9b-000000000001";
         c.goto(&format!("{base}/objects/{id}")).await.ctx("open")?;
         c.find(Locator::Id("edit")).await.ctx("edit")?.click().await.ctx("click")?;
@@ -411,7 +470,7 @@ async fn the_ui_in_chromium() {
     })
     .await;
 
-    step(&c, "rule-acts-on-a-connector-poll", async {
+    step(&c, b, "rule-acts-on-a-connector-poll", async {
         c.goto(&format!("{base}/rules")).await.ctx("open")?;
         wait_for(&c, "#new-rule").await?.click().await.ctx("new rule")?;
         c.find(Locator::Id("rule-name"))
@@ -537,7 +596,7 @@ async fn the_ui_in_chromium() {
     })
     .await;
 
-    step(&c, "kql-render-barchart", async {
+    step(&c, b, "kql-render-barchart", async {
         c.goto(&format!("{base}/hunting")).await.ctx("open")?;
         let editor = wait_for(&c, "#kql").await?;
         c.execute("document.getElementById('kql').value = ''", vec![]).await.ctx("clear")?;
@@ -558,7 +617,7 @@ async fn the_ui_in_chromium() {
     })
     .await;
 
-    step(&c, "default-workbook", async {
+    step(&c, b, "default-workbook", async {
         c.goto(&format!("{base}/workbooks")).await.ctx("open")?;
         c.find(Locator::LinkText("Threat Intelligence")).await.ctx("link")?.click().await.ctx("click")?;
         wait_until(
@@ -575,7 +634,77 @@ async fn the_ui_in_chromium() {
     })
     .await;
 
-    step(&c, "markup-stays-text", async {
+    step(&c, b, "edit-tiles", async {
+        // On the default workbook: add a tile, move it up, edit it, delete it.
+        let all_drawn = "const t = document.querySelectorAll('figure.tile'); return t.length === N && [...t].every(f => f.classList.contains('drawn') || f.classList.contains('failed'))";
+        let titles = || async {
+            let v = c
+                .execute("return [...document.querySelectorAll('figure.tile figcaption .title')].map(t => t.textContent)", vec![])
+                .await
+                .ctx("titles")?;
+            serde_json::from_value::<Vec<String>>(v).ctx("titles")
+        };
+        let open_tile = |n: usize| {
+            let c = c.clone();
+            async move {
+                c.find(Locator::Css(&format!(".tile-edit[data-n='{n}']"))).await.ctx("edit")?.click().await.ctx("edit")?;
+                wait_until(&c, "the tile form", "return !document.getElementById('tile-editor').hidden").await
+            }
+        };
+        c.find(Locator::Id("wb-add-tile")).await.ctx("add tile")?.click().await.ctx("add tile")?;
+        wait_until(&c, "the tile form", "return !document.getElementById('tile-editor').hidden").await?;
+        c.find(Locator::Id("t-title")).await.ctx("title")?.send_keys("Indicators now").await.ctx("title")?;
+        c.find(Locator::Id("t-query"))
+            .await
+            .ctx("query")?
+            .send_keys("ThreatIntelIndicators | summarize Indicators = dcount(Id)")
+            .await
+            .ctx("query")?;
+        c.find(Locator::Id("t-vis")).await.ctx("vis")?.select_by_value("number").await.ctx("vis")?;
+        c.find(Locator::Css("#tile-editor button[type=submit]")).await.ctx("save")?.click().await.ctx("save")?;
+        wait_until(&c, "11 tiles drawn", &all_drawn.replace('N', "11")).await?;
+        let t = titles().await?;
+        ensure!(t.last().map(String::as_str) == Some("Indicators now"), "the new tile comes last: {t:?}");
+        ensure!(
+            c.find_all(Locator::Css("figure.tile.failed")).await.ctx("failed")?.is_empty(),
+            "the new tile draws"
+        );
+        open_tile(10).await?;
+        c.find(Locator::Id("t-up")).await.ctx("up")?.click().await.ctx("up")?;
+        wait_until(&c, "the tile moved up", "return document.querySelectorAll('figure.tile figcaption .title')[9]?.textContent === 'Indicators now'").await?;
+        open_tile(9).await?;
+        let title = c.find(Locator::Id("t-title")).await.ctx("title")?;
+        title.clear().await.ctx("clear")?;
+        title.send_keys("Indicators (edited)").await.ctx("title")?;
+        c.find(Locator::Id("t-vis")).await.ctx("vis")?.select_by_value("table").await.ctx("vis")?;
+        c.find(Locator::Css("#tile-editor button[type=submit]")).await.ctx("save")?.click().await.ctx("save")?;
+        wait_until(&c, "the edited tile", "return document.querySelectorAll('figure.tile figcaption .title')[9]?.textContent === 'Indicators (edited)'").await?;
+        wait_until(&c, "11 tiles drawn", &all_drawn.replace('N', "11")).await?;
+        let stored = tokio::task::spawn_blocking({
+            let base = base.clone();
+            move || api(&base, "/api/v1/workbooks/threat-intelligence")
+        })
+        .await
+        .ctx("api")?;
+        ensure!(stored["tiles"][9]["visualization"] == json!("table"), "stored: {}", stored["tiles"][9]);
+        // A query that does not parse is refused, with the reason, and nothing changes.
+        open_tile(9).await?;
+        c.find(Locator::Id("t-query")).await.ctx("query")?.send_keys(" | wher x").await.ctx("query")?;
+        c.find(Locator::Css("#tile-editor button[type=submit]")).await.ctx("save")?.click().await.ctx("save")?;
+        wait_until(&c, "the refusal", "return document.getElementById('t-status').textContent !== ''").await?;
+        let refusal = text(&c, "#t-status").await?;
+        ensure!(refusal.contains("where"), "the refusal says why: {refusal}");
+        open_tile(9).await?;
+        c.find(Locator::Id("t-delete")).await.ctx("delete")?.click().await.ctx("delete")?;
+        c.accept_alert().await.ctx("confirm")?;
+        wait_until(&c, "10 tiles drawn", &all_drawn.replace('N', "10")).await?;
+        let t = titles().await?;
+        ensure!(!t.iter().any(|x| x == "Indicators now" || x == "Indicators (edited)"), "deleted: {t:?}");
+        Ok(())
+    })
+    .await;
+
+    step(&c, b, "markup-stays-text", async {
         c.goto(&format!("{base}/explorer")).await.ctx("open")?;
         let kw = wait_for(&c, "#keywords").await?;
         kw.send_keys("alert").await.ctx("type")?;
@@ -626,8 +755,8 @@ async fn screenshots() {
     cairn(&data, &["demo"]);
     cairn(&data, &["user", "add", "ada", "--role", "admin", "--password", "correct horse"]);
     let (_server, base) = serve(&data);
-    let (_driver, driver_url) = chromedriver().await;
-    let c = browser(&driver_url).await;
+    let (_driver, driver_url) = Browser::Chromium.driver().await;
+    let c = Browser::Chromium.client(&driver_url).await;
     c.goto(&format!("{base}/login")).await.unwrap();
     c.find(Locator::Css("input[name=user]")).await.unwrap().send_keys("ada").await.unwrap();
     c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("correct horse").await.unwrap();

@@ -27,6 +27,8 @@ struct Details {
     enrichment: Value,
     exports: Value,
     rules: Vec<String>,
+    /// The ingestion rule-set version that processed the current version.
+    ruleset: Option<i64>,
 }
 
 fn load(store: &dyn cairn_store::Store, id: &str) -> Result<Option<Details>, String> {
@@ -59,6 +61,7 @@ fn load(store: &dyn cairn_store::Store, id: &str) -> Result<Option<Details>, Str
         enrichment: crate::enrichment::stored(store, id)?.unwrap_or(Value::Null),
         exports: Value::Array(crate::export::history(store, id).map_err(err)?),
         rules,
+        ruleset: current.ruleset,
     }))
 }
 
@@ -119,7 +122,10 @@ pub async fn page(State(state): State<SharedState>, user: PageUser, Path(id): Pa
                 h2 { "Sources" }
                 table { thead { tr { th { "Source" } th { "Kind" } th { "First seen" } th { "Last seen" } } }
                     tbody { @for s in &d.sources { tr { td { (s.source) } td { (s.kind) } td { (format_micros(s.first_seen)) } td { (format_micros(s.last_seen)) } } } } }
-                p.muted { "Current version stored " (format_micros(d.date_added)) " from " (d.source) }
+                p.muted {
+                    "Current version stored " (format_micros(d.date_added)) " from " (d.source)
+                    @if let Some(n) = d.ruleset { "; processed by ingestion rule set version " (n) } @else { "; no ingestion rules were set then" }
+                }
                 @if !d.rules.is_empty() {
                     h2 { "Changed by ingestion rules" }
                     ul { @for r in &d.rules { li { (r) } } }

@@ -1,7 +1,9 @@
 //! `/workbooks` and `/workbooks/{id}`: the list, and one workbook's tiles with its
 //! time-range picker and parameters. Tiles are drawn as SVG by
 //! `/api/v1/workbooks/{id}/tiles/{n}/svg`, which `workbooks.js` fetches one by one so a
-//! slow or failing tile neither holds up nor hides the others.
+//! slow or failing tile neither holds up nor hides the others. Contributors edit a tile
+//! in a form (or the whole workbook as JSON); either way the page sends the whole
+//! workbook to `PUT /api/v1/workbooks/{id}`, which checks it.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +16,20 @@ use super::{html, html_status, layout, PageUser};
 use crate::api::SharedState;
 use crate::auth::Role;
 use crate::workbooks::Workbooks;
+
+/// The tile visualizations (their JSON names) and how the editor names them.
+const VISUALIZATIONS: &[(&str, &str)] = &[
+    ("bar", "bar chart"),
+    ("stackedbar", "stacked bar chart"),
+    ("column", "column chart"),
+    ("stackedcolumn", "stacked column chart"),
+    ("pie", "pie chart"),
+    ("line", "line chart"),
+    ("timechart", "time chart"),
+    ("area", "area chart"),
+    ("table", "table"),
+    ("number", "single number"),
+];
 
 pub async fn list(State(state): State<SharedState>, user: PageUser) -> Response {
     let w = Workbooks::new(state.hunting.clone());
@@ -82,10 +98,36 @@ pub async fn view(
             button type="submit" { "Apply" }
             a.button href={"/api/v1/workbooks/" (wb.id)} download={(wb.id) ".json"} { "Export JSON" }
             @if user.principal.role >= Role::Contributor {
-                button #wb-edit type="button" { "Edit" }
+                button #wb-add-tile type="button" { "Add tile" }
+                button #wb-edit type="button" { "Edit JSON" }
             }
         }
         @if user.principal.role >= Role::Contributor {
+            form #tile-editor.tile-form hidden data-id=(wb.id) {
+                h2 #t-heading { "Edit tile" }
+                label { "Title" input #t-title required; }
+                label { "Query (KQL; {TimeRange} is the time-range condition)"
+                    textarea #t-query rows="8" spellcheck="false" required {} }
+                div.row {
+                    label { "Visualization "
+                        select #t-vis {
+                            option value="" { "as the query's render says" }
+                            @for (v, label) in VISUALIZATIONS { option value=(v) { (label) } }
+                        }
+                    }
+                    label { "Width "
+                        select #t-width { option value="1" { "one column" } option value="2" { "two columns" } }
+                    }
+                }
+                div.row {
+                    button type="submit" { "Save tile" }
+                    button #t-up type="button" { "Move up" }
+                    button #t-down type="button" { "Move down" }
+                    button #t-delete.danger type="button" { "Delete tile" }
+                    button #t-cancel type="button" { "Cancel" }
+                }
+                p #t-status role="status" {}
+            }
             form #wb-editor hidden data-id=(wb.id) {
                 label { "Workbook JSON (tiles, their queries and visualizations)"
                     textarea #wb-json rows="24" spellcheck="false" { (serde_json::to_string_pretty(&wb).unwrap_or_default()) } }
@@ -97,7 +139,12 @@ pub async fn view(
         div.tiles #tiles data-id=(wb.id) {
             @for (i, t) in wb.tiles.iter().enumerate() {
                 figure.tile.wide[t.width > 1] data-n=(i + 1) {
-                    figcaption { (t.title) }
+                    figcaption {
+                        span.title { (t.title) }
+                        @if user.principal.role >= Role::Contributor {
+                            " " button.link.tile-edit type="button" data-n=(i) aria-label={"Edit tile: " (t.title)} { "Edit" }
+                        }
+                    }
                     div.chart { span.muted { "Loading…" } }
                 }
             }
