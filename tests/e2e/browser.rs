@@ -177,6 +177,8 @@ impl Browser {
                 "moz:firefoxOptions": {
                     "binary": tool("CAIRN_FIREFOX", "/usr/bin/firefox-esr", "firefox-esr"),
                     "args": ["-headless", "-width=1280", "-height=800"],
+                    // A dark system theme, so the dark stylesheet is walked through too.
+                    "prefs": {"ui.systemUsesDarkTheme": 1, "layout.css.prefers-color-scheme.content-override": 2},
                 },
             }),
         };
@@ -329,6 +331,30 @@ async fn walk(b: Browser) {
         c.perform_actions(press('\u{E004}')).await.ctx("Tab")?;
         let next = c.execute("return document.activeElement.id", vec![]).await.ctx("focus")?;
         ensure!(next == json!("types"), "after the skip link, the search form: {next}");
+        Ok(())
+    })
+    .await;
+
+    step(&c, b, "theme-and-narrow-window", async {
+        // Firefox runs with a dark system theme, Chromium with a light one: the pages
+        // follow it.
+        c.goto(&format!("{base}/explorer")).await.ctx("open")?;
+        wait_until(&c, "the first results", "return document.querySelectorAll('#results tbody tr').length > 0").await?;
+        let dark = matches!(b, Browser::Firefox);
+        let bg = c.execute("return getComputedStyle(document.body).backgroundColor", vec![]).await.ctx("background")?;
+        let want = if dark { "rgb(15, 20, 27)" } else { "rgb(247, 248, 250)" };
+        ensure!(bg == json!(want), "the {} theme's background is {want}, not {bg}", if dark { "dark" } else { "light" });
+        let layout = "const f = document.getElementById('facets').getBoundingClientRect(), \
+                      r = document.getElementById('results').getBoundingClientRect(), e = document.documentElement; \
+                      return {beside: f.right <= r.left, stacked: f.bottom <= r.top, overflow: e.scrollWidth - e.clientWidth}";
+        let wide = c.execute(layout, vec![]).await.ctx("layout")?;
+        ensure!(wide["beside"] == json!(true) && wide["overflow"] == json!(0), "at 1280×800, facets beside results: {wide}");
+        // A narrow window: one column, nothing wider than the window.
+        c.set_window_size(420, 800).await.ctx("narrow")?;
+        wait_until(&c, "the one-column layout", "return document.getElementById('facets').getBoundingClientRect().bottom <= document.getElementById('results').getBoundingClientRect().top").await?;
+        let narrow = c.execute(layout, vec![]).await.ctx("layout")?;
+        ensure!(narrow["stacked"] == json!(true) && narrow["overflow"] == json!(0), "at 420 px, stacked and no sideways scrolling: {narrow}");
+        c.set_window_size(1280, 800).await.ctx("wide again")?;
         Ok(())
     })
     .await;
