@@ -430,6 +430,70 @@ fn match_events_from_a_file_and_stdin_records_sightings() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read events from /no/such/file"));
 }
 
+/// A pattern of two observations matches two events of the log together, in order and
+/// within its window; the same on one thread and on several.
+#[test]
+fn match_correlates_events_across_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut seq = indicator(9, "2024-01-01T00:00:00.000Z");
+    seq["pattern"] = json!(
+        "([domain-name:value = 'stage1.example'] FOLLOWEDBY [url:value = 'http://stage2.example/p']) WITHIN 300 SECONDS"
+    );
+    let file = write(dir.path(), "b.json", &bundle(vec![seq]));
+    assert_eq!(cairn(&data, &["import", &file, "--source", "feed"]).status.code(), Some(0));
+    let dns =
+        |t: &str| format!(r#"{{"@timestamp":"2026-06-01T{t}Z","dns":{{"question":{{"name":"stage1.example"}}}}}}"#);
+    let url = |t: &str| format!(r#"{{"@timestamp":"2026-06-01T{t}Z","url":{{"full":"http://stage2.example/p"}}}}"#);
+    let mut events = vec![
+        url("09:59:00"),                                                              // before stage 1: no part
+        dns("10:00:00"),                                                              // stage 1
+        r#"{"@timestamp":"2026-06-01T10:01:00Z","source":{"ip":"10.9.9.9"}}"#.into(), // unrelated
+        url("10:02:00"),                                                              // stage 2: a match
+        url("10:03:00"),                                                              // stage 1 was used up
+        dns("11:00:00"),
+        url("11:10:00"), // too late for the window
+    ];
+    // Enough lines that several threads get several chunks.
+    events.extend((0..10_000).map(|i| {
+        format!(r#"{{"@timestamp":"2026-06-01T12:00:00Z","source":{{"ip":"10.0.{}.{}"}}}}"#, i / 250, i % 250)
+    }));
+    events.push(dns("13:00:00"));
+    events.push(url("13:00:30"));
+    let ev_file = dir.path().join("ev.jsonl");
+    std::fs::write(&ev_file, events.join("\n")).unwrap();
+    let run = |threads: &str| {
+        let o = cairn(&data, &["match", "--events", ev_file.to_str().unwrap(), "--threads", threads, "--no-sightings"]);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let one = run("1");
+    let lines: Vec<Value> = one.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{one}");
+    assert_eq!(lines[0]["indicator_id"], "indicator--6b4a1f2e-0c1d-4e5f-8a9b-000000000009");
+    assert_eq!(lines[0]["event"]["@timestamp"], "2026-06-01T10:02:00Z");
+    assert_eq!(lines[0]["correlated_events"][0]["@timestamp"], "2026-06-01T10:00:00Z");
+    assert_eq!(lines[1]["event"]["@timestamp"], "2026-06-01T13:00:30Z");
+    assert_eq!(lines[1]["correlated_events"].as_array().map(Vec::len), Some(1));
+    assert_eq!(run("2"), one, "threads change nothing but speed");
+    // The HTTP API matches a request's events as one stream too.
+    let (mut child, url_base) = crate::serve(&data, &[]);
+    cairn(&data, &["user", "add", "ada", "--role", "admin", "--password", "correct horse"]);
+    let body = json!({"events": [serde_json::from_str::<Value>(&dns("10:00:00")).unwrap(), serde_json::from_str::<Value>(&url("10:04:59")).unwrap()]});
+    let r: Value = reqwest::blocking::Client::new()
+        .post(format!("{url_base}/api/v1/match"))
+        .basic_auth("ada", Some("correct horse"))
+        .json(&body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(r["matches"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r["matches"][0]["correlated_events"][0]["dns"]["question"]["name"], "stage1.example");
+}
+
 #[test]
 fn serve_watches_a_directory_of_event_files() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,13 +2,14 @@
 
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use cairn_pattern::index::Event;
 use cairn_store::{Source, SourceKind};
 use clap::Args;
 
-use crate::detect::{Detector, Mapping, Sightings};
+use crate::detect::{Correlator, Detector, Mapping, Sightings};
 use crate::ingest::Pipeline;
 
 #[derive(Args, Debug)]
@@ -40,6 +41,10 @@ const MAPPING_HELP: &str = "\
 Output: one JSON line per match on stdout:
   {\"event\":{...},\"indicator_id\":...,\"observable_key\":...,\"observable_value\":...,
    \"confidence\":...,\"tags\":[...],\"source\":...}
+A pattern that only several events can match ([a] AND [b], FOLLOWEDBY, REPEATS n TIMES)
+matches across the input: its line is that of the event that completed it, with the
+earlier events in \"correlated_events\"; a match uses its events up. Events are kept
+for the pattern's outermost WITHIN, else one day, at most 64 per indicator.
 A summary goes to stderr. Exit status: 0, or 2 when some lines were not JSON objects.
 
 An event matches an indicator when the event's time (its timestamp field, else now)
@@ -66,8 +71,20 @@ pub struct MatchSummary {
     pub bad_lines: u64,
 }
 
-/// Matches one line (`number` counts from 1), appending match lines to `out` and
-/// (indicator, event time) pairs to `hits`.
+/// An event that made indicators of several observations candidates: the correlator
+/// takes it after the lines before it, in the input's order.
+struct Pend {
+    /// Where the event's own match lines end in its chunk's output.
+    at: usize,
+    time: i64,
+    bundle: serde_json::Value,
+    text: Arc<str>,
+    slots: Vec<u32>,
+}
+
+/// Matches one line (`number` counts from 1), appending match lines to `out`,
+/// (indicator, event time) pairs to `hits`, and the event to `pends` if the correlator
+/// must see it.
 #[allow(clippy::too_many_arguments)]
 fn match_one(
     detector: &Detector,
@@ -75,8 +92,9 @@ fn match_one(
     text: &str,
     number: u64,
     now: i64,
-    out: &mut dyn Write,
+    out: &mut Vec<u8>,
     hits: Option<&mut Vec<(u128, i64)>>,
+    pends: &mut Vec<Pend>,
     summary: &mut MatchSummary,
     errors: &mut Vec<String>,
 ) -> io::Result<()> {
@@ -89,8 +107,8 @@ fn match_one(
         }
         return Ok(());
     }
-    let mut found = Vec::new();
-    detector.find(&current, &mut found);
+    let (mut found, mut slots) = (Vec::new(), Vec::new());
+    detector.find_with_pending(&current, &mut found, &mut slots);
     let mut hits = hits;
     for f in &found {
         summary.matches += 1;
@@ -99,7 +117,41 @@ fn match_one(
             h.push((detector.uuid(f), current.time));
         }
     }
+    if !slots.is_empty() {
+        // Numbered by line (wrapping): events of one window are never 2^32 lines apart.
+        let bundle = current.to_bundle_as(number as u32);
+        pends.push(Pend { at: out.len(), time: current.time, bundle, text: Arc::from(text), slots });
+    }
     Ok(())
+}
+
+/// Gives `pends` to the correlator in order, writing `out` up to each and then the
+/// matches it completed; returns how many it completed.
+fn correlate(
+    detector: &Detector,
+    correlator: &mut Correlator,
+    out_so_far: &[u8],
+    pends: &[Pend],
+    out: &mut dyn Write,
+    mut sightings: Option<&mut Sightings>,
+) -> io::Result<u64> {
+    let (mut written, mut matches) = (0, 0);
+    let mut together = Vec::new();
+    for p in pends {
+        out.write_all(&out_so_far[written..p.at])?;
+        written = p.at;
+        together.clear();
+        detector.correlate(correlator, &p.slots, p.time, &p.bundle, &p.text, &mut together);
+        for c in &together {
+            matches += 1;
+            detector.write_correlated(c, out)?;
+            if let Some(s) = sightings.as_deref_mut() {
+                s.record_id(detector.uuid(&c.found), p.time);
+            }
+        }
+    }
+    out.write_all(&out_so_far[written..])?;
+    Ok(matches)
 }
 
 /// Lines per unit of work for the threads.
@@ -116,13 +168,14 @@ pub fn match_lines_parallel(
     threads: usize,
 ) -> io::Result<MatchSummary> {
     use std::collections::BTreeMap;
-    use std::sync::{mpsc, Arc, Mutex};
+    use std::sync::{mpsc, Mutex};
     if threads <= 1 {
         return match_lines(detector, mapping, input, out, sightings);
     }
     struct Done {
         seq: u64,
         out: Vec<u8>,
+        pends: Vec<Pend>,
         hits: Vec<(u128, i64)>,
         summary: MatchSummary,
         errors: Vec<String>,
@@ -145,6 +198,7 @@ pub fn match_lines_parallel(
                 let mut d = Done {
                     seq,
                     out: Vec::with_capacity(chunk.len()),
+                    pends: Vec::new(),
                     hits: Vec::new(),
                     summary: MatchSummary::default(),
                     errors: Vec::new(),
@@ -166,7 +220,8 @@ pub fn match_lines_parallel(
                     }
                     let hits = if record { Some(&mut d.hits) } else { None };
                     result = match_one(
-                        detector, mapping, text, number, now, &mut d.out, hits, &mut d.summary, &mut d.errors,
+                        detector, mapping, text, number, now, &mut d.out, hits, &mut d.pends, &mut d.summary,
+                        &mut d.errors,
                     );
                     if result.is_err() {
                         break;
@@ -180,9 +235,10 @@ pub fn match_lines_parallel(
         drop(done_tx);
         let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
         let mut next_out = 0u64;
+        let mut correlator = Correlator::new();
         let mut write_ready = |pending: &mut BTreeMap<u64, Done>, next_out: &mut u64| -> io::Result<()> {
             while let Some(d) = pending.remove(next_out) {
-                out.write_all(&d.out)?;
+                total.matches += correlate(detector, &mut correlator, &d.out, &d.pends, out, sightings.as_deref_mut())?;
                 if let Some(s) = sightings.as_deref_mut() {
                     for (id, t) in &d.hits {
                         s.record_id(*id, *t);
@@ -250,6 +306,8 @@ pub fn match_lines(
     let mut now = cairn_store::now_micros();
     let mut errors = Vec::new();
     let mut hits = Vec::new();
+    let (mut own, mut pends) = (Vec::new(), Vec::new());
+    let mut correlator = Correlator::new();
     loop {
         line.clear();
         if input.read_line(&mut line)? == 0 {
@@ -265,7 +323,10 @@ pub fn match_lines(
         }
         let shown = errors.len();
         let record = if sightings.is_some() { Some(&mut hits) } else { None };
-        match_one(detector, mapping, text, number, now, out, record, &mut summary, &mut errors)?;
+        own.clear();
+        pends.clear();
+        match_one(detector, mapping, text, number, now, &mut own, record, &mut pends, &mut summary, &mut errors)?;
+        summary.matches += correlate(detector, &mut correlator, &own, &pends, out, sightings.as_deref_mut())?;
         if let Some(e) = errors.get(shown) {
             eprintln!("{e}");
         }

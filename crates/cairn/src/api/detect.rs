@@ -90,8 +90,11 @@ pub async fn match_events(
         let mut matches = Vec::new();
         let mut errors = Vec::new();
         let mut sightings = Sightings::new();
+        // The request's events are one stream: patterns of several observations match
+        // across them.
+        let mut correlator = crate::detect::Correlator::new();
         for (i, ev) in events.iter().enumerate() {
-            match detector.match_line(&mapping, ev.get(), now) {
+            match detector.match_line_correlated(&mapping, ev.get(), now, &mut correlator, i as u32) {
                 Ok(found) => {
                     for m in found {
                         sightings.record(&m);

@@ -20,7 +20,7 @@ pub mod watch;
 
 use std::collections::HashSet;
 
-use cairn_pattern::index::{Event, Found, IndicatorIndex};
+use cairn_pattern::index::{Correlated, Event, Found, IndicatorIndex};
 use cairn_store::{Filter, Store, StoredVersion, VersionSelect};
 use serde::Deserialize;
 use serde_json::json;
@@ -40,6 +40,10 @@ pub struct Meta {
     tags: u32,
 }
 
+/// Events kept for indicators that only several events match together (`[a] AND [b]`,
+/// `FOLLOWEDBY`, `REPEATS`; see [`cairn_pattern::index::Correlator`]): each event's text.
+pub type Correlator = cairn_pattern::index::Correlator<std::sync::Arc<str>>;
+
 /// One match: an event and an indicator it matched.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Match {
@@ -51,13 +55,16 @@ pub struct Match {
     pub source: String,
     /// The event's time, µs since the epoch.
     pub time: i64,
+    /// For a pattern that several events matched together: the earlier events (as
+    /// given), oldest first; the event of the match completed it.
+    pub correlated_events: Vec<std::sync::Arc<str>>,
 }
 
 impl Match {
     /// The JSON line `cairn match` prints (and `/api/v1/match` lists), with the event
     /// as given.
     pub fn to_json(&self, event: &serde_json::value::RawValue) -> serde_json::Value {
-        json!({
+        let mut v = json!({
             "event": event,
             "indicator_id": self.indicator_id,
             "observable_key": self.observable_key,
@@ -65,7 +72,16 @@ impl Match {
             "confidence": self.confidence,
             "tags": self.tags,
             "source": self.source,
-        })
+        });
+        if !self.correlated_events.is_empty() {
+            let earlier: Vec<serde_json::Value> = self
+                .correlated_events
+                .iter()
+                .map(|e| serde_json::from_str(e).unwrap_or(serde_json::Value::Null))
+                .collect();
+            v["correlated_events"] = serde_json::Value::Array(earlier);
+        }
+        v
     }
 }
 
@@ -344,12 +360,62 @@ impl Detector {
             tags: self.tagsets[e.meta.tags as usize].clone(),
             source: self.sources[e.meta.source as usize].clone(),
             time,
+            correlated_events: Vec::new(),
         }
+    }
+
+    /// [`Detector::find`], and in `pending` the indicators that need several events for
+    /// which this one could be one (for [`Detector::correlate`]).
+    pub fn find_with_pending<'i>(&'i self, event: &Event<'_>, out: &mut Vec<Found<'i>>, pending: &mut Vec<u32>) {
+        self.index.find_with_pending(event, out, pending)
+    }
+
+    /// Gives an event that made indicators `pending` to `correlator`: the matches it
+    /// completed together with earlier events.
+    /// `bundle` is the event as [`Event::to_bundle_as`] makes it.
+    pub fn correlate<'i>(
+        &'i self,
+        correlator: &mut Correlator,
+        pending: &[u32],
+        time: i64,
+        bundle: &serde_json::Value,
+        text: &std::sync::Arc<str>,
+        out: &mut Vec<Correlated<'i, std::sync::Arc<str>>>,
+    ) {
+        correlator.push(&self.index, pending, time, bundle, text, out);
+    }
+
+    /// A correlated match as a [`Match`] (of its last event, at `time`).
+    pub fn describe_correlated(&self, c: &Correlated<'_, std::sync::Arc<str>>, time: i64) -> Match {
+        let mut m = self.describe(&c.found, time);
+        m.correlated_events = c.events[..c.events.len().saturating_sub(1)].to_vec();
+        m
     }
 
     /// Writes the JSON line of a match (the shape of [`Match::to_json`]) without
     /// building it: this is `cairn match`'s inner loop. `event` must be a JSON object.
     pub fn write_match(&self, found: &Found, event: &str, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.write_match_with(found, event, &[], out)
+    }
+
+    /// [`Detector::write_match`] for a match several events made: the last of `events`
+    /// is the event of the line, the others go in `correlated_events`.
+    pub fn write_correlated(
+        &self,
+        c: &Correlated<'_, std::sync::Arc<str>>,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let Some((last, earlier)) = c.events.split_last() else { return Ok(()) };
+        self.write_match_with(&c.found, last, earlier, out)
+    }
+
+    fn write_match_with(
+        &self,
+        found: &Found,
+        event: &str,
+        earlier: &[std::sync::Arc<str>],
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
         let e = self.index.get(found.slot).expect("found slots are live");
         // Assembled here and written once; tag sets and sources are kept as JSON.
         let mut line = Vec::with_capacity(event.len() + 256);
@@ -372,6 +438,16 @@ impl Detector {
         line.extend_from_slice(self.tagsets_json[e.meta.tags as usize].as_bytes());
         line.extend_from_slice(b",\"source\":");
         line.extend_from_slice(self.sources_json[e.meta.source as usize].as_bytes());
+        if !earlier.is_empty() {
+            line.extend_from_slice(b",\"correlated_events\":[");
+            for (i, ev) in earlier.iter().enumerate() {
+                if i > 0 {
+                    line.push(b',');
+                }
+                line.extend_from_slice(ev.as_bytes());
+            }
+            line.push(b']');
+        }
         line.extend_from_slice(b"}\n");
         out.write_all(&line)
     }
@@ -388,6 +464,29 @@ impl Detector {
         let mut found = Vec::new();
         self.index.find(&event, &mut found);
         Ok(found.iter().map(|f| self.describe(f, event.time)).collect())
+    }
+
+    /// The matches of one event line, alone and together with the events `correlator`
+    /// holds; `number` numbers it apart from the other events given to `correlator`.
+    pub fn match_line_correlated(
+        &self,
+        mapping: &Mapping,
+        line: &str,
+        now: i64,
+        correlator: &mut Correlator,
+        number: u32,
+    ) -> Result<Vec<Match>, String> {
+        let mut event = Event { time: now, fields: Vec::new() };
+        mapping.read(line, now, &mut event)?;
+        let (mut found, mut pending, mut together) = (Vec::new(), Vec::new(), Vec::new());
+        self.index.find_with_pending(&event, &mut found, &mut pending);
+        let mut out: Vec<Match> = found.iter().map(|f| self.describe(f, event.time)).collect();
+        if !pending.is_empty() {
+            let bundle = event.to_bundle_as(number);
+            self.correlate(correlator, &pending, event.time, &bundle, &std::sync::Arc::from(line), &mut together);
+            out.extend(together.iter().map(|c| self.describe_correlated(c, event.time)));
+        }
+        Ok(out)
     }
 }
 

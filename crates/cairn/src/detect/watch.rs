@@ -97,6 +97,10 @@ pub struct Watcher {
     /// What is saved in the store (reading restarts there after a crash).
     saved: HashMap<String, u64>,
     sightings: Sightings,
+    /// Events held for patterns of several observations, across files and polls.
+    correlator: super::Correlator,
+    /// Numbers the events given to `correlator`.
+    numbered: u32,
     last_flush: std::time::Instant,
     flush_every: Duration,
     source: Source,
@@ -127,6 +131,8 @@ impl Watcher {
             saved: offsets.clone(),
             offsets,
             sightings: Sightings::new(),
+            correlator: super::Correlator::new(),
+            numbered: 0,
             last_flush: std::time::Instant::now(),
             flush_every: Duration::from_secs(60),
             source,
@@ -176,6 +182,7 @@ impl Watcher {
         let Some(detector) = guard.as_ref() else { return Ok(stats) };
         let files = self.files()?;
         let sightings = &mut self.sightings;
+        let (correlator, numbered) = (&mut self.correlator, &mut self.numbered);
         let mut log = Vec::new();
         let mut moved = Vec::new();
         for path in files {
@@ -184,7 +191,8 @@ impl Watcher {
             let (consumed, new_start) = read_new_lines(&path, start, |line| {
                 stats.lines += 1;
                 let now = cairn_store::now_micros();
-                match detector.match_line(&self.mapping, line, now) {
+                *numbered = numbered.wrapping_add(1);
+                match detector.match_line_correlated(&self.mapping, line, now, correlator, *numbered) {
                     Ok(matches) => {
                         if let Ok(raw) = serde_json::value::RawValue::from_string(line.to_owned()) {
                             for m in &matches {

@@ -126,6 +126,13 @@ impl Event<'_> {
     /// `source.ip` and `destination.ip` give two `ipv4-addr` objects but one
     /// `network-traffic` with both references.
     pub fn to_bundle(&self) -> Value {
+        self.to_bundle_as(0)
+    }
+
+    /// [`Event::to_bundle`] with object ids of its own: the bundles of events numbered
+    /// differently can be matched together (their objects are found by id across bundles).
+    pub fn to_bundle_as(&self, number: u32) -> Value {
+        let object_uuid = |n: usize| numbered_uuid(number, n);
         let mut objects: Vec<Map<String, Value>> = Vec::new();
         let mut extra: Vec<Map<String, Value>> = Vec::new();
         for (target, value) in &self.fields {
@@ -211,9 +218,10 @@ fn push(list: &mut Value, v: Value) {
     }
 }
 
-/// Ids only need to be distinct within one event's bundle.
-fn object_uuid(n: usize) -> String {
-    format!("00000000-0000-4000-8000-{n:012x}")
+/// Ids are distinct within one event's bundle, and across the bundles of events with
+/// different numbers.
+fn numbered_uuid(event: u32, n: usize) -> String {
+    format!("{event:08x}-0000-4000-8000-{n:012x}")
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` for microseconds since the Unix epoch.

@@ -32,6 +32,7 @@
 //! agree. An event matches an indicator only if the event's time lies in the
 //! indicator's validity, `valid_from <= t < valid_until`.
 
+mod correlate;
 mod event;
 mod key;
 
@@ -39,6 +40,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
+pub use correlate::{Correlated, Correlator};
 pub use event::{format_time, Event, FieldValue, Target};
 pub use key::KeyKind;
 
@@ -135,6 +137,11 @@ enum Plan {
 struct Rich {
     /// `None` for direct patterns (any key hit is a match).
     matcher: Option<Matcher>,
+    /// Some members need observations of their own (`[a] AND [b]`, `FOLLOWEDBY`,
+    /// `REPEATS`): events are also matched together (see [`Correlator`]), and the
+    /// triggers cover every observation, so each event that could take part is a
+    /// candidate. The value: how long an event can matter, from an outermost `WITHIN`.
+    several: Option<Option<i64>>,
     keys: Vec<(u32, u64)>,
     regexes: Vec<(u32, u32, u32)>,
     /// In `scan` (no trigger).
@@ -239,6 +246,23 @@ impl<M> IndicatorIndex<M> {
     /// An indexed indicator by slot (from [`Found::slot`]).
     pub fn get(&self, slot: u32) -> Option<&Entry<M>> {
         self.slots.get(slot as usize).filter(|e| !matches!(e.plan, Plan::Free))
+    }
+
+    /// A several-observation indicator's matcher and how long an event can matter to
+    /// it (its outermost `WITHIN`, if any).
+    fn several(&self, slot: u32) -> Option<(u128, &Matcher, Option<i64>)> {
+        let e = self.get(slot)?;
+        let Plan::Rich(r) = &e.plan else { return None };
+        Some((e.id, r.matcher.as_ref()?, r.several?))
+    }
+
+    /// A match reported by the pattern's first equality (for correlated matches).
+    fn found_first(&self, slot: u32) -> Found<'_> {
+        let via = match self.get(slot).map(|e| &e.plan) {
+            Some(Plan::Rich(r)) => r.first.as_ref().map_or(Via::Nothing, |(k, v)| Via::First(k, v)),
+            _ => Via::Nothing,
+        };
+        Found { slot, via }
     }
 
     /// The slot of an indicator.
@@ -347,6 +371,13 @@ impl<M> IndicatorIndex<M> {
     /// that fail (a value the pattern cannot compare, see [`MatchError`]) count as no
     /// match, as for the reference matcher's callers.
     pub fn find<'i>(&'i self, event: &Event<'_>, out: &mut Vec<Found<'i>>) {
+        self.find_with_pending(event, out, &mut Vec::new());
+    }
+
+    /// [`IndicatorIndex::find`], and in `pending` the indicators that need several
+    /// observations for which this event could be one (and that it did not match alone):
+    /// what a [`Correlator`] takes.
+    pub fn find_with_pending<'i>(&'i self, event: &Event<'_>, out: &mut Vec<Found<'i>>, pending: &mut Vec<u32>) {
         let start = out.len();
         let mut candidates: Vec<Candidate<'i>> = Vec::new();
         KEY.with_borrow_mut(|key| self.find_keys(event, key, start, out, &mut candidates));
@@ -370,6 +401,8 @@ impl<M> IndicatorIndex<M> {
                     (via, _) => via,
                 };
                 out.push(Found { slot, via });
+            } else if rich.several.is_some() {
+                pending.push(slot);
             }
         }
     }
@@ -534,8 +567,9 @@ impl<M> IndicatorIndex<M> {
                 let hash = self.attach_key(slot, path, key);
                 Plan::Simple { path, hash }
             }
-            Planned::Rich { matcher, atoms, first } => {
-                let mut rich = Rich { matcher, keys: Vec::new(), regexes: Vec::new(), scan: atoms.is_none(), first };
+            Planned::Rich { matcher, atoms, first, several } => {
+                let mut rich =
+                    Rich { matcher, several, keys: Vec::new(), regexes: Vec::new(), scan: atoms.is_none(), first };
                 for atom in atoms.unwrap_or_default() {
                     match atom {
                         Atom::Key { path, key } => {
@@ -652,12 +686,21 @@ impl<M> IndicatorIndex<M> {
                 let Some(Atom::Key { path, key }) = atoms.pop() else { unreachable!("direct atoms are keys") };
                 return Ok(Planned::Simple(path, key));
             }
-            return Ok(Planned::Rich { matcher: None, atoms: Some(atoms), first: None });
+            return Ok(Planned::Rich { matcher: None, atoms: Some(atoms), first: None, several: None });
         }
         let normalised = normalise(pattern);
         let matcher = Matcher::new(&normalised)?;
         let first = crate::observables(&normalised).into_iter().next().map(|o| (o.key, o.value));
-        Ok(Planned::Rich { matcher: Some(matcher), atoms: need_obs(&normalised.expr), first })
+        if most_observations(&normalised.expr) >= 2 {
+            let within = outer_within(&normalised.expr);
+            return Ok(Planned::Rich {
+                matcher: Some(matcher),
+                atoms: need_each(&normalised.expr),
+                first,
+                several: Some(within),
+            });
+        }
+        Ok(Planned::Rich { matcher: Some(matcher), atoms: need_obs(&normalised.expr), first, several: None })
     }
 }
 
@@ -677,6 +720,7 @@ enum Planned {
         matcher: Option<Matcher>,
         atoms: Option<Vec<Atom>>,
         first: Option<(String, String)>,
+        several: Option<Option<i64>>,
     },
 }
 
@@ -768,6 +812,47 @@ fn need_obs(e: &ObservationExpr) -> Option<Vec<Atom>> {
         }
         ObservationExpr::Qualified { expr, .. } => need_obs(expr),
     }
+}
+
+/// Atoms one of which holds for every observation that can take part in a match: the
+/// triggers of every member together (`None` when one has none).
+fn need_each(e: &ObservationExpr) -> Option<Vec<Atom>> {
+    match e {
+        ObservationExpr::Observation(c) => need_cmp(c),
+        ObservationExpr::And(v) | ObservationExpr::Or(v) | ObservationExpr::FollowedBy(v) => {
+            v.iter().map(need_each).collect::<Option<Vec<_>>>().map(|v| v.into_iter().flatten().collect())
+        }
+        ObservationExpr::Qualified { expr, .. } => need_each(expr),
+    }
+}
+
+/// The most observations a match can need (saturating): 1 for `[…]` and `OR`s of them.
+fn most_observations(e: &ObservationExpr) -> u64 {
+    match e {
+        ObservationExpr::Observation(_) => 1,
+        ObservationExpr::And(v) | ObservationExpr::FollowedBy(v) => {
+            v.iter().map(most_observations).fold(0, u64::saturating_add)
+        }
+        ObservationExpr::Or(v) => v.iter().map(most_observations).max().unwrap_or(0),
+        ObservationExpr::Qualified { expr, qualifiers } => {
+            qualifiers.iter().fold(most_observations(expr), |n, q| match q {
+                crate::ast::Qualifier::Repeats(r) => n.saturating_mul(*r),
+                _ => n,
+            })
+        }
+    }
+}
+
+/// The outermost `WITHIN`, in microseconds: no match spans more.
+fn outer_within(e: &ObservationExpr) -> Option<i64> {
+    let ObservationExpr::Qualified { qualifiers, .. } = e else { return None };
+    qualifiers
+        .iter()
+        .filter_map(|q| match q {
+            crate::ast::Qualifier::Within(s) if s.is_finite() => Some((s * 1e6).ceil().min(i64::MAX as f64) as i64),
+            _ => None,
+        })
+        .min()
 }
 
 /// Of several sufficient sets, the cheapest: keys before regexes, then the fewest.

@@ -212,3 +212,99 @@ fn agrees_with_evaluating_every_indicator() {
     }
     assert!(checked > 3000, "{checked} pairs checked");
 }
+
+/// Several events matched together: per case, a pattern and a stream of events (seconds
+/// after T0, a domain name); the matches, each as the numbers of its events.
+#[test]
+fn patterns_of_several_observations_match_across_events() {
+    type Case<'a> = (&'a str, &'a [(i64, &'a str)], &'a [&'a [usize]]);
+    let table: &[Case<'_>] = &[
+        // Both sides, in either order; unrelated events in between take no part.
+        (
+            "[domain-name:value = 'a.example'] AND [domain-name:value = 'b.example']",
+            &[(0, "b.example"), (1, "x.example"), (2, "a.example")],
+            &[&[0, 2]],
+        ),
+        // One side alone never matches; a match consumes its events, so the third
+        // event starts over instead of matching again with the first.
+        (
+            "[domain-name:value = 'a.example'] AND [domain-name:value = 'b.example']",
+            &[(0, "a.example"), (1, "a.example"), (2, "b.example"), (3, "b.example")],
+            &[&[0, 2], &[1, 3]],
+        ),
+        // FOLLOWEDBY: order in time matters.
+        (
+            "[domain-name:value = 'a.example'] FOLLOWEDBY [domain-name:value = 'b.example']",
+            &[(0, "b.example"), (5, "a.example"), (9, "b.example")],
+            &[&[1, 2]],
+        ),
+        // WITHIN: the events must lie close enough together.
+        (
+            "([domain-name:value = 'a.example'] AND [domain-name:value = 'b.example']) WITHIN 60 SECONDS",
+            &[(0, "a.example"), (120, "b.example"), (150, "a.example")],
+            &[&[1, 2]],
+        ),
+        // REPEATS: three distinct events.
+        (
+            "[domain-name:value = 'a.example'] REPEATS 3 TIMES",
+            &[(0, "a.example"), (1, "a.example"), (2, "b.example"), (3, "a.example"), (4, "a.example")],
+            &[&[0, 1, 3]],
+        ),
+        // An OR with a one-observation side: that side matches alone (the index reports
+        // it), the other side needs both events.
+        (
+            "[domain-name:value = 'c.example'] OR ([domain-name:value = 'a.example'] AND [domain-name:value = 'b.example'])",
+            &[(0, "c.example"), (1, "a.example"), (2, "b.example")],
+            &[&[0], &[1, 2]],
+        ),
+    ];
+    for (pattern, events, want) in table {
+        let ix = index(&[*pattern]);
+        let target = Target::parse("domain-name:value").unwrap();
+        let mut corr: Correlator<usize> = Correlator::new();
+        let mut got: Vec<Vec<usize>> = Vec::new();
+        for (n, (secs, domain)) in events.iter().enumerate() {
+            let event = Event { time: T0 + secs * 1_000_000, fields: vec![(&target, s(domain))] };
+            let (mut alone, mut pending, mut together) = (Vec::new(), Vec::new(), Vec::new());
+            ix.find_with_pending(&event, &mut alone, &mut pending);
+            got.extend(alone.iter().map(|_| vec![n]));
+            if !pending.is_empty() {
+                corr.push(&ix, &pending, event.time, &event.to_bundle_as(n as u32), &n, &mut together);
+            }
+            for c in together {
+                assert_eq!(c.events.last(), Some(&n), "{pattern}: the last event completes a match");
+                assert_eq!(ix.get(c.found.slot).unwrap().meta, 0);
+                got.push(c.events);
+            }
+        }
+        let want: Vec<Vec<usize>> = want.iter().map(|m| m.to_vec()).collect();
+        assert_eq!(got, want, "{pattern} over {events:?}");
+    }
+}
+
+/// A window keeps at most `capacity` events and forgets what is older than the horizon.
+#[test]
+fn correlation_windows_are_bounded() {
+    let ix = index(&["[domain-name:value = 'a.example'] AND [domain-name:value = 'b.example']"]);
+    let target = Target::parse("domain-name:value").unwrap();
+    let mut corr: Correlator<usize> = Correlator::new();
+    corr.capacity = 3;
+    corr.horizon = 10_000_000;
+    let mut out = Vec::new();
+    for n in 0..10usize {
+        let event = Event { time: T0 + n as i64, fields: vec![(&target, s("a.example"))] };
+        let mut pending = Vec::new();
+        ix.find_with_pending(&event, &mut Vec::new(), &mut pending);
+        corr.push(&ix, &pending, event.time, &event.to_bundle_as(n as u32), &n, &mut out);
+    }
+    assert!(out.is_empty());
+    assert_eq!(corr.held(), 3);
+    // Twenty seconds later the a-events are gone: a b-event alone matches nothing.
+    let event = Event { time: T0 + 20_000_000, fields: vec![(&target, s("b.example"))] };
+    let mut pending = Vec::new();
+    ix.find_with_pending(&event, &mut Vec::new(), &mut pending);
+    corr.push(&ix, &pending, event.time, &event.to_bundle_as(10), &10, &mut out);
+    assert!(out.is_empty(), "{:?}", out.iter().map(|c| &c.events).collect::<Vec<_>>());
+    corr.sweep(T0 + 40_000_000);
+    assert_eq!(corr.held(), 0);
+}
