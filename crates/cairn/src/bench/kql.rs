@@ -56,37 +56,33 @@ pub fn bench_kql(count: usize, events: usize, runs: usize, format: FileFormat) -
     let dir = tempfile::tempdir()?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_dir(dir.path())?);
     let start = Instant::now();
-    let mut data = Vec::with_capacity(count * 450);
-    for i in 0..count {
-        serde_json::to_writer(&mut data, &indicator(i, 0))?;
-        data.push(b'\n');
-    }
-    let report = Pipeline::new(store.clone()).import(
-        &Source::new(SourceKind::File, "bench"),
-        std::io::Cursor::new(data),
-        ImportOptions { all_or_nothing: false, batch_size: 5_000 },
-        &mut |_| {},
-    )?;
-    anyhow::ensure!(report.summary.created as usize == count, "expected {count} created, got {:?}", report.summary);
+    let import = |objects: &mut dyn Iterator<Item = serde_json::Value>| -> anyhow::Result<_> {
+        let mut data = Vec::new();
+        for v in objects {
+            serde_json::to_writer(&mut data, &v)?;
+            data.push(b'\n');
+        }
+        let report = Pipeline::new(store.clone()).import(
+            &Source::new(SourceKind::File, "bench"),
+            std::io::Cursor::new(data),
+            ImportOptions { all_or_nothing: false, batch_size: 5_000 },
+            &mut |_| {},
+        )?;
+        Ok(report.summary)
+    };
+    let created = import(&mut (0..count).map(|i| indicator(i, 0)))?;
+    anyhow::ensure!(created.created as usize == count, "expected {count} created, got {created:?}");
     // A history, as feeds make one: every fifth indicator has a later version whose
     // pattern changed (so the latest rows differ from the first ones) and a new confidence.
-    let mut data = Vec::with_capacity(count * 90);
-    for i in (0..count).step_by(5) {
+    let updates = import(&mut (0..count).step_by(5).map(|i| {
         let mut v = indicator(i, 0);
         v["modified"] = serde_json::json!("2024-02-01T00:00:00.000Z");
         v["pattern"] = indicator(i + 1, 0)["pattern"].clone();
         v["confidence"] = serde_json::json!(77);
-        serde_json::to_writer(&mut data, &v)?;
-        data.push(b'\n');
-    }
-    let updates = Pipeline::new(store.clone()).import(
-        &Source::new(SourceKind::File, "bench"),
-        std::io::Cursor::new(data),
-        ImportOptions { all_or_nothing: false, batch_size: 5_000 },
-        &mut |_| {},
-    )?;
-    let later = updates.summary.new_versions;
-    anyhow::ensure!(later as usize == count.div_ceil(5), "expected later versions, got {:?}", updates.summary);
+        v
+    }))?;
+    let later = updates.new_versions;
+    anyhow::ensure!(later as usize == count.div_ceil(5), "expected later versions, got {updates:?}");
     println!("stored {count} indicators and {later} later versions in {:.1} s", start.elapsed().as_secs_f64());
 
     // The tables as the server builds them: read from the store once, then kept.
