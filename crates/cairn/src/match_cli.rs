@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cairn_pattern::index::Event;
+use cairn_pattern::index::{Event, Scratch, BATCH};
 use cairn_store::{Source, SourceKind};
 use clap::Args;
 
@@ -82,47 +82,116 @@ struct Pend {
     slots: Vec<u32>,
 }
 
-/// Matches one line (`number` counts from 1), appending match lines to `out`,
-/// (indicator, event time) pairs to `hits`, and the event to `pends` if the correlator
-/// must see it.
-#[allow(clippy::too_many_arguments)]
-fn match_one(
+/// What matching one chunk of lines gave: its output, the events the correlator must
+/// see, the matches to record as sightings, counts and messages.
+#[derive(Default)]
+struct Done {
+    seq: u64,
+    out: Vec<u8>,
+    pends: Vec<Pend>,
+    hits: Vec<(u128, i64)>,
+    summary: MatchSummary,
+    errors: Vec<String>,
+}
+
+/// Matches the lines of `chunk` (`first` is the number of its first line, counting from
+/// 1), [`BATCH`] events at a time through [`cairn_pattern::index::IndicatorIndex::find_batch`], appending match
+/// lines in the input's order to `d.out`, (indicator, event time) pairs to `d.hits` when
+/// `record`, and the events the correlator must see to `d.pends`.
+/// Returns how many lines the chunk had.
+fn match_chunk(
     detector: &Detector,
     mapping: &Mapping,
-    text: &str,
-    number: u64,
+    chunk: &[u8],
+    first: u64,
     now: i64,
-    out: &mut Vec<u8>,
-    hits: Option<&mut Vec<(u128, i64)>>,
-    pends: &mut Vec<Pend>,
-    summary: &mut MatchSummary,
-    errors: &mut Vec<String>,
-) -> io::Result<()> {
-    summary.events += 1;
-    let mut current = Event { time: now, fields: Vec::with_capacity(8) };
-    if let Err(e) = mapping.read(text, now, &mut current) {
-        summary.bad_lines += 1;
-        if errors.len() < 20 {
-            errors.push(format!("line {number}: not an event: {e}"));
+    record: bool,
+    d: &mut Done,
+) -> u64 {
+    // Valid UTF-8 as a whole means every line is (a newline never splits a character).
+    let whole = std::str::from_utf8(chunk).ok();
+    let mut lines = memchr::memchr_iter(b'\n', chunk)
+        .chain([chunk.len()])
+        .scan(0, |start, end| {
+            let line = &chunk[*start..end];
+            *start = end + 1;
+            Some(line)
+        })
+        .enumerate()
+        .peekable();
+    let mut events: Vec<Event<'_>> = Vec::with_capacity(BATCH);
+    let mut texts: Vec<(&str, u64)> = Vec::with_capacity(BATCH);
+    let (mut found, mut pending, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+    let mut scratch = Scratch::default();
+    let mut count = 0;
+    while lines.peek().is_some() {
+        let mut used = 0;
+        texts.clear();
+        for (i, line) in lines.by_ref() {
+            let number = first + i as u64;
+            count = i as u64 + 1;
+            let text = match whole {
+                // `line` lies within `chunk`: the same bytes of `whole`.
+                Some(w) => {
+                    let start = line.as_ptr() as usize - chunk.as_ptr() as usize;
+                    &w[start..start + line.len()]
+                }
+                None => match std::str::from_utf8(line) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        d.summary.events += 1;
+                        d.summary.bad_lines += 1;
+                        d.errors.push(format!("line {number}: not UTF-8: {e}"));
+                        continue;
+                    }
+                },
+            }
+            .trim();
+            if text.is_empty() {
+                continue;
+            }
+            d.summary.events += 1;
+            if used == events.len() {
+                events.push(Event { time: now, fields: Vec::with_capacity(8) });
+            }
+            if let Err(e) = mapping.read(text, now, &mut events[used]) {
+                d.summary.bad_lines += 1;
+                if d.errors.len() < 20 {
+                    d.errors.push(format!("line {number}: not an event: {e}"));
+                }
+                continue;
+            }
+            texts.push((text, number));
+            used += 1;
+            if used == BATCH {
+                break;
+            }
         }
-        return Ok(());
-    }
-    let (mut found, mut slots) = (Vec::new(), Vec::new());
-    detector.find_with_pending(&current, &mut found, &mut slots);
-    let mut hits = hits;
-    for f in &found {
-        summary.matches += 1;
-        detector.write_match(f, text, out)?;
-        if let Some(h) = hits.as_deref_mut() {
-            h.push((detector.uuid(f), current.time));
+        found.clear();
+        pending.clear();
+        ends.clear();
+        detector.index().find_batch(&events[..used], &mut scratch, &mut found, &mut pending, &mut ends);
+        let (mut f0, mut p0) = (0, 0);
+        for (n, &(f1, p1)) in ends.iter().enumerate() {
+            let (text, number) = texts[n];
+            let event = &events[n];
+            for f in &found[f0..f1] {
+                d.summary.matches += 1;
+                detector.write_match_into(f, text, &mut d.out);
+                if record {
+                    d.hits.push((detector.uuid(f), event.time));
+                }
+            }
+            if p1 > p0 {
+                // Numbered by line (wrapping): events of one window are never 2^32 lines apart.
+                let bundle = event.to_bundle_as(number as u32);
+                let slots = pending[p0..p1].to_vec();
+                d.pends.push(Pend { at: d.out.len(), time: event.time, bundle, text: Arc::from(text), slots });
+            }
+            (f0, p0) = (f1, p1);
         }
     }
-    if !slots.is_empty() {
-        // Numbered by line (wrapping): events of one window are never 2^32 lines apart.
-        let bundle = current.to_bundle_as(number as u32);
-        pends.push(Pend { at: out.len(), time: current.time, bundle, text: Arc::from(text), slots });
-    }
-    Ok(())
+    count
 }
 
 /// Gives `pends` to the correlator in order, writing `out` up to each and then the
@@ -172,14 +241,6 @@ pub fn match_lines_parallel(
     if threads <= 1 {
         return match_lines(detector, mapping, input, out, sightings);
     }
-    struct Done {
-        seq: u64,
-        out: Vec<u8>,
-        pends: Vec<Pend>,
-        hits: Vec<(u128, i64)>,
-        summary: MatchSummary,
-        errors: Vec<String>,
-    }
     let record = sightings.is_some();
     let mut total = MatchSummary::default();
     let mut shown = 0usize;
@@ -188,46 +249,15 @@ pub fn match_lines_parallel(
         // waits for the writer, so the reader waiting on the queue cannot deadlock).
         let (work_tx, work_rx) = mpsc::sync_channel::<(u64, u64, Vec<u8>)>(threads * 2);
         let work_rx = Arc::new(Mutex::new(work_rx));
-        let (done_tx, done_rx) = mpsc::channel::<io::Result<Done>>();
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
         for _ in 0..threads {
             let (rx, tx) = (work_rx.clone(), done_tx.clone());
             scope.spawn(move || loop {
                 let next = rx.lock().expect("work queue").recv();
                 let Ok((seq, first, chunk)) = next else { return };
-                let now = cairn_store::now_micros();
-                let mut d = Done {
-                    seq,
-                    out: Vec::with_capacity(chunk.len()),
-                    pends: Vec::new(),
-                    hits: Vec::new(),
-                    summary: MatchSummary::default(),
-                    errors: Vec::new(),
-                };
-                let mut result = Ok(());
-                for (i, line) in chunk.split(|&b| b == b'\n').enumerate() {
-                    let number = first + i as u64;
-                    let text = match std::str::from_utf8(line) {
-                        Ok(t) => t.trim(),
-                        Err(e) => {
-                            d.summary.events += 1;
-                            d.summary.bad_lines += 1;
-                            d.errors.push(format!("line {number}: not UTF-8: {e}"));
-                            continue;
-                        }
-                    };
-                    if text.is_empty() {
-                        continue;
-                    }
-                    let hits = if record { Some(&mut d.hits) } else { None };
-                    result = match_one(
-                        detector, mapping, text, number, now, &mut d.out, hits, &mut d.pends, &mut d.summary,
-                        &mut d.errors,
-                    );
-                    if result.is_err() {
-                        break;
-                    }
-                }
-                if tx.send(result.map(|()| d)).is_err() {
+                let mut d = Done { seq, out: Vec::with_capacity(chunk.len()), ..Done::default() };
+                match_chunk(detector, mapping, &chunk, first, cairn_store::now_micros(), record, &mut d);
+                if tx.send(d).is_err() {
                     return;
                 }
             });
@@ -238,21 +268,7 @@ pub fn match_lines_parallel(
         let mut correlator = Correlator::new();
         let mut write_ready = |pending: &mut BTreeMap<u64, Done>, next_out: &mut u64| -> io::Result<()> {
             while let Some(d) = pending.remove(next_out) {
-                total.matches += correlate(detector, &mut correlator, &d.out, &d.pends, out, sightings.as_deref_mut())?;
-                if let Some(s) = sightings.as_deref_mut() {
-                    for (id, t) in &d.hits {
-                        s.record_id(*id, *t);
-                    }
-                }
-                for e in &d.errors {
-                    if shown < 20 {
-                        eprintln!("{e}");
-                        shown += 1;
-                    }
-                }
-                total.events += d.summary.events;
-                total.matches += d.summary.matches;
-                total.bad_lines += d.summary.bad_lines;
+                write_done(detector, &mut correlator, &d, out, sightings.as_deref_mut(), &mut total, &mut shown)?;
                 *next_out += 1;
             }
             Ok(())
@@ -274,14 +290,12 @@ pub fn match_lines_parallel(
             seq += 1;
             line_no += lines as u64;
             while let Ok(d) = done_rx.try_recv() {
-                let d = d?;
                 pending.insert(d.seq, d);
             }
             write_ready(&mut pending, &mut next_out)?;
         }
         drop(work_tx);
         for d in done_rx.iter() {
-            let d = d?;
             pending.insert(d.seq, d);
             write_ready(&mut pending, &mut next_out)?;
         }
@@ -292,7 +306,39 @@ pub fn match_lines_parallel(
     })
 }
 
-/// Matches every line of `input`, writing match lines to `out` and recording sightings.
+/// Writes a matched chunk in order: its lines, the correlator's matches at their
+/// places; records its sightings, adds its counts, shows its first messages.
+fn write_done(
+    detector: &Detector,
+    correlator: &mut Correlator,
+    d: &Done,
+    out: &mut dyn Write,
+    mut sightings: Option<&mut Sightings>,
+    total: &mut MatchSummary,
+    shown: &mut usize,
+) -> io::Result<()> {
+    total.matches += correlate(detector, correlator, &d.out, &d.pends, out, sightings.as_deref_mut())?;
+    if let Some(s) = sightings {
+        for (id, t) in &d.hits {
+            s.record_id(*id, *t);
+        }
+    }
+    for e in &d.errors {
+        if *shown < 20 {
+            eprintln!("{e}");
+            *shown += 1;
+        }
+    }
+    total.events += d.summary.events;
+    total.matches += d.summary.matches;
+    total.bad_lines += d.summary.bad_lines;
+    Ok(())
+}
+
+/// Matches every line of `input` on this thread, writing match lines to `out` and
+/// recording sightings. The lines already read are matched together (what the
+/// input's buffer holds), so a file goes by in large batches while a slow stream
+/// (`tail -f … | cairn match --events -`) gets each line's matches as soon as it ends.
 pub fn match_lines(
     detector: &Detector,
     mapping: &Mapping,
@@ -300,46 +346,44 @@ pub fn match_lines(
     out: &mut dyn Write,
     mut sightings: Option<&mut Sightings>,
 ) -> io::Result<MatchSummary> {
-    let mut summary = MatchSummary::default();
-    let mut line = String::new();
-    let mut number = 0u64;
-    let mut now = cairn_store::now_micros();
-    let mut errors = Vec::new();
-    let mut hits = Vec::new();
-    let (mut own, mut pends) = (Vec::new(), Vec::new());
+    let mut total = MatchSummary::default();
+    let mut shown = 0usize;
+    let mut line_no = 1u64;
     let mut correlator = Correlator::new();
+    let mut d = Done::default();
+    let mut long = Vec::new();
     loop {
-        line.clear();
-        if input.read_line(&mut line)? == 0 {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
             break;
         }
-        number += 1;
-        let text = line.trim();
-        if text.is_empty() {
-            continue;
-        }
-        if number.is_multiple_of(65_536) {
-            now = cairn_store::now_micros();
-        }
-        let shown = errors.len();
-        let record = if sightings.is_some() { Some(&mut hits) } else { None };
-        own.clear();
-        pends.clear();
-        match_one(detector, mapping, text, number, now, &mut own, record, &mut pends, &mut summary, &mut errors)?;
-        summary.matches += correlate(detector, &mut correlator, &own, &pends, out, sightings.as_deref_mut())?;
-        if let Some(e) = errors.get(shown) {
-            eprintln!("{e}");
-        }
-        if let Some(s) = sightings.as_deref_mut() {
-            for (id, t) in hits.drain(..) {
-                s.record_id(id, t);
+        let (chunk, used) = match memchr::memrchr(b'\n', buf) {
+            Some(last) => (&buf[..last], last + 1),
+            // A line longer than the buffer, or a last line without a newline.
+            None => {
+                long.clear();
+                input.read_until(b'\n', &mut long)?;
+                (&long[..], 0)
             }
+        };
+        d.out.clear();
+        d.pends.clear();
+        d.hits.clear();
+        d.errors.clear();
+        d.summary = MatchSummary::default();
+        let lines =
+            match_chunk(detector, mapping, chunk, line_no, cairn_store::now_micros(), sightings.is_some(), &mut d);
+        if used > 0 {
+            input.consume(used);
         }
+        line_no += lines;
+        write_done(detector, &mut correlator, &d, out, sightings.as_deref_mut(), &mut total, &mut shown)?;
+        out.flush()?;
     }
-    if summary.bad_lines > 20 {
-        eprintln!("… {} unreadable lines in all", summary.bad_lines);
+    if total.bad_lines > 20 {
+        eprintln!("… {} unreadable lines in all", total.bad_lines);
     }
-    Ok(summary)
+    Ok(total)
 }
 
 pub fn run(data: &Path, a: MatchArgs) -> anyhow::Result<i32> {
@@ -456,5 +500,12 @@ mod tests {
         for threads in [2, 3] {
             assert!(run(threads) == one, "{threads} threads differ from one");
         }
+        // One thread reading through a small buffer (each fill a few lines, and lines
+        // longer than the buffer) matches what it reads in the same way.
+        let mut out = Vec::new();
+        let mut s = Sightings::new();
+        let mut small = io::BufReader::with_capacity(100, input.as_bytes());
+        let summary = match_lines(&detector, &mapping, &mut small, &mut out, Some(&mut s)).unwrap();
+        assert!((out, summary.events, summary.matches, summary.bad_lines, s.len()) == one, "small reads differ");
     }
 }

@@ -13,17 +13,15 @@
 //! `dns` (`DnsEvents`), `syslog` (`Syslog`) and `asim` (the ASIM normalised schemas).
 //! A user mapping is a JSON file of the same shape ([`MappingFile`]).
 //!
-//! Reading an event walks its JSON once with a visitor that only materialises mapped
-//! fields (everything else is skipped by the parser), borrowing strings from the line.
+//! Reading an event walks its JSON once ([`super::scan`]), following only mapped keys
+//! (everything else is only checked) and borrowing strings from the line.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::LazyLock;
 
 use cairn_pattern::index::{Event, FieldValue, Target};
-use hashbrown::HashMap;
 use regex::Regex;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 /// A user mapping file (JSON).
@@ -86,10 +84,22 @@ struct Rule {
 
 #[derive(Default)]
 struct Node {
-    children: HashMap<String, usize>,
+    /// A list, not a map: a node has a few dozen children at most, and comparing
+    /// lengths and first bytes rejects nearly all of them without hashing the key.
+    children: Vec<(Box<str>, usize)>,
     rules: Vec<usize>,
     /// Priority among the timestamp fields (lower first).
     timestamp: Option<usize>,
+}
+
+impl Node {
+    fn child(&self, key: &str) -> Option<usize> {
+        let (k, first) = (key.as_bytes(), key.as_bytes().first());
+        self.children
+            .iter()
+            .find(|(c, _)| c.len() == k.len() && c.as_bytes().first() == first && **c == *key)
+            .map(|c| c.1)
+    }
 }
 
 /// A compiled mapping.
@@ -281,12 +291,12 @@ impl Mapping {
     fn node(&mut self, dotted: &str) -> usize {
         let mut cur = 0;
         for seg in dotted.split('.') {
-            cur = match self.nodes[cur].children.get(seg) {
-                Some(&n) => n,
+            cur = match self.nodes[cur].child(seg) {
+                Some(n) => n,
                 None => {
                     self.nodes.push(Node::default());
                     let n = self.nodes.len() - 1;
-                    self.nodes[cur].children.insert(seg.to_owned(), n);
+                    self.nodes[cur].children.push((seg.into(), n));
                     n
                 }
             };
@@ -301,14 +311,9 @@ impl Mapping {
         'l: 'm,
     {
         event.fields.clear();
-        let mut caps = Captures { values: Vec::new(), time: None };
-        let mut de = serde_json::Deserializer::from_str(line);
-        Walk { m: self, node: 0, caps: &mut caps }.deserialize(&mut de).map_err(|e| e.to_string())?;
-        de.end().map_err(|e| e.to_string())?;
-        event.time = caps.time.and_then(|(_, t)| t).unwrap_or(now);
-        for (rule, value) in caps.values {
-            self.emit(&self.rules[rule], value, &mut event.fields);
-        }
+        let mut walk = Walk { m: self, fields: &mut event.fields, time: None };
+        super::scan::read(line, &mut walk)?;
+        event.time = walk.time.and_then(|(_, t)| t).unwrap_or(now);
         Ok(())
     }
 
@@ -378,137 +383,37 @@ static IP_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
 });
 static URL_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"https?://[^\s"'<>]+"#).expect("a valid regex"));
 
-struct Captures<'l> {
-    values: Vec<(usize, FieldValue<'l>)>,
+/// What reading an event gathers: its fields, as the mapping's rules make them from
+/// values in the order they come, and its time.
+struct Walk<'m, 'f> {
+    m: &'m Mapping,
+    fields: &'f mut Vec<(&'m Target, FieldValue<'m>)>,
     /// (priority, parsed time) of the best timestamp field seen.
     time: Option<(usize, Option<i64>)>,
 }
 
-struct Walk<'m, 'c, 'l> {
-    m: &'m Mapping,
-    node: usize,
-    caps: &'c mut Captures<'l>,
-}
-
-impl<'de, 'm, 'c> DeserializeSeed<'de> for Walk<'m, 'c, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
+impl<'m> super::scan::Visit<'m> for Walk<'m, '_> {
+    /// A key with dots is a path (`{"source.ip": …}` reads as `{"source": {"ip": …}}`).
+    fn child(&self, node: usize, key: &str) -> Option<usize> {
+        let nodes = &self.m.nodes;
+        if !key.as_bytes().contains(&b'.') {
+            return nodes[node].child(key);
+        }
+        key.split('.').try_fold(node, |n, seg| nodes[n].child(seg))
     }
-}
 
-impl<'de, 'm, 'c> Walk<'m, 'c, 'de> {
-    fn capture(&mut self, v: FieldValue<'de>) {
-        let node = &self.m.nodes[self.node];
+    fn scalar(&mut self, node: usize, v: FieldValue<'m>) {
+        let node = &self.m.nodes[node];
         if let Some(p) = node.timestamp {
-            if self.caps.time.is_none_or(|(q, t)| p < q || t.is_none()) {
+            if self.time.is_none_or(|(q, t)| p < q || t.is_none()) {
                 if let Some(t) = parse_time(&v) {
-                    self.caps.time = Some((p, Some(t)));
+                    self.time = Some((p, Some(t)));
                 }
             }
         }
         for &r in &node.rules {
-            self.caps.values.push((r, v.clone()));
+            self.m.emit(&self.m.rules[r], v.clone(), self.fields);
         }
-    }
-}
-
-impl<'de, 'm, 'c> Visitor<'de> for Walk<'m, 'c, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON event")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            let mut n = Some(self.node);
-            for seg in key.split('.') {
-                n = n.and_then(|n| self.m.nodes[n].children.get(seg).copied());
-            }
-            match n {
-                Some(node) => map.next_value_seed(Walk { m: self.m, node, caps: &mut *self.caps })?,
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if self.node == 0 {
-            return Err(de::Error::custom("an event must be a JSON object"));
-        }
-        while seq.next_element_seed(Walk { m: self.m, node: self.node, caps: &mut *self.caps })?.is_some() {}
-        Ok(())
-    }
-    fn visit_borrowed_str<E: de::Error>(mut self, v: &'de str) -> Result<(), E> {
-        self.top::<E>()?;
-        self.capture(FieldValue::Str(Cow::Borrowed(v)));
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(mut self, v: &str) -> Result<(), E> {
-        self.top::<E>()?;
-        self.capture(FieldValue::Str(Cow::Owned(v.to_owned())));
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(mut self, v: i64) -> Result<(), E> {
-        self.top::<E>()?;
-        self.capture(FieldValue::Int(v));
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(mut self, v: u64) -> Result<(), E> {
-        self.top::<E>()?;
-        match i64::try_from(v) {
-            Ok(i) => self.capture(FieldValue::Int(i)),
-            Err(_) => self.capture(FieldValue::Float(v as f64)),
-        }
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(mut self, v: f64) -> Result<(), E> {
-        self.top::<E>()?;
-        self.capture(FieldValue::Float(v));
-        Ok(())
-    }
-    fn visit_bool<E: de::Error>(mut self, v: bool) -> Result<(), E> {
-        self.top::<E>()?;
-        self.capture(FieldValue::Bool(v));
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.top::<E>()
-    }
-}
-
-impl Walk<'_, '_, '_> {
-    /// Only a JSON object can be an event.
-    fn top<E: de::Error>(&self) -> Result<(), E> {
-        if self.node == 0 {
-            Err(E::custom("an event must be a JSON object"))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-/// Map keys, borrowed from the line when they have no escapes.
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Borrowed(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(v.to_owned()))
     }
 }
 

@@ -15,6 +15,7 @@
 //! the same as catching up after one write.
 
 mod mapping;
+mod scan;
 pub(crate) mod sighting;
 pub mod watch;
 
@@ -370,6 +371,11 @@ impl Detector {
         self.index.find_with_pending(event, out, pending)
     }
 
+    /// The index, for batches of events ([`IndicatorIndex::find_batch`]).
+    pub fn index(&self) -> &IndicatorIndex<Meta> {
+        &self.index
+    }
+
     /// Gives an event that made indicators `pending` to `correlator`: the matches it
     /// completed together with earlier events.
     /// `bundle` is the event as [`Event::to_bundle_as`] makes it.
@@ -416,9 +422,22 @@ impl Detector {
         earlier: &[std::sync::Arc<str>],
         out: &mut dyn std::io::Write,
     ) -> std::io::Result<()> {
-        let e = self.index.get(found.slot).expect("found slots are live");
-        // Assembled here and written once; tag sets and sources are kept as JSON.
+        // Assembled here and written once.
         let mut line = Vec::with_capacity(event.len() + 256);
+        self.append_match(found, event, earlier, &mut line);
+        out.write_all(&line)
+    }
+
+    /// [`Detector::write_match`] appending to a buffer (nothing to fail, nothing to
+    /// allocate but the buffer's growth): `cairn match`'s inner loop.
+    pub fn write_match_into(&self, found: &Found, event: &str, line: &mut Vec<u8>) {
+        self.append_match(found, event, &[], line)
+    }
+
+    fn append_match(&self, found: &Found, event: &str, earlier: &[std::sync::Arc<str>], line: &mut Vec<u8>) {
+        use std::io::Write as _;
+        let e = self.index.get(found.slot).expect("found slots are live");
+        // Tag sets and sources are kept as JSON.
         line.extend_from_slice(b"{\"event\":");
         line.extend_from_slice(event.as_bytes());
         let mut id = [0u8; 36];
@@ -426,13 +445,26 @@ impl Detector {
         line.extend_from_slice(b",\"indicator_id\":\"indicator--");
         line.extend_from_slice(&id);
         line.extend_from_slice(b"\",\"observable_key\":");
-        serde_json::to_writer(&mut line, found.key())?;
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *line, found.key());
         line.extend_from_slice(b",\"observable_value\":");
-        found.write_value_json(&mut line)?;
+        let _ = found.write_value_json(line);
         line.extend_from_slice(b",\"confidence\":");
         match e.meta.confidence {
             c if c < 0 => line.extend_from_slice(b"null"),
-            c => line.extend_from_slice(c.to_string().as_bytes()),
+            c @ 0..=999 => {
+                let c = c as u16;
+                if c >= 100 {
+                    line.push(b'0' + (c / 100) as u8);
+                }
+                if c >= 10 {
+                    line.push(b'0' + (c / 10 % 10) as u8);
+                }
+                line.push(b'0' + (c % 10) as u8);
+            }
+            c => {
+                let _ = write!(line, "{c}");
+            }
         }
         line.extend_from_slice(b",\"tags\":");
         line.extend_from_slice(self.tagsets_json[e.meta.tags as usize].as_bytes());
@@ -449,7 +481,6 @@ impl Detector {
             line.push(b']');
         }
         line.extend_from_slice(b"}\n");
-        out.write_all(&line)
     }
 
     /// The indicator UUID of a raw match.

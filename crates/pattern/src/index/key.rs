@@ -184,7 +184,30 @@ fn mask128(len: u8) -> u128 {
 pub(crate) fn write_key_json(key: &[u8], w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let (tag, rest) = key.split_first().expect("keys are never empty");
     match *tag {
-        TAG_IP4 => write!(w, "\"{}.{}.{}.{}\"", rest[0], rest[1], rest[2], rest[3]),
+        TAG_IP4 => {
+            // `"255.255.255.255"` at most; formatted by hand, this runs per match.
+            let mut buf = [0u8; 17];
+            let mut n = 0;
+            let mut put = |b: u8| {
+                buf[n] = b;
+                n += 1;
+            };
+            put(b'"');
+            for (i, &o) in rest[..4].iter().enumerate() {
+                if i > 0 {
+                    put(b'.');
+                }
+                if o >= 100 {
+                    put(b'0' + o / 100);
+                }
+                if o >= 10 {
+                    put(b'0' + o / 10 % 10);
+                }
+                put(b'0' + o % 10);
+            }
+            put(b'"');
+            w.write_all(&buf[..n])
+        }
         TAG_HEX => {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             let mut buf = Vec::with_capacity(rest.len() * 2 + 2);
@@ -306,6 +329,8 @@ mod tests {
         // The direct JSON writer says the same as the text.
         let keys = [
             key("ipv4-addr:value", "198.51.100.7"),
+            key("ipv4-addr:value", "0.0.0.0"),
+            key("ipv4-addr:value", "10.99.100.255"),
             key("ipv6-addr:value", "2001:db8::1"),
             key("file:hashes.MD5", "ABCD"),
             key("url:value", "http://a/\"q\"\u{e9}"),

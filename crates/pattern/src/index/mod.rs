@@ -18,12 +18,15 @@
 //! path, an address is masked and probed, so a lookup costs one probe per distinct
 //! prefix length (a handful in practice) instead of a walk down a trie.
 //!
-//! Key design decision: one open-addressing table ([`hashbrown::HashTable`]) holds every
-//! key of every path, each entry pointing at its indicators, and slots hold only what
-//! removal needs (the path and the key's hash) — not the key again, not the pattern.
-//! That is what keeps a simple indicator near 150 bytes, and makes every change
-//! (insert, replace, remove, expire) a few probes: nothing is ever rebuilt but the one
-//! regex chunk a change touched, and that lazily ([`IndicatorIndex::refresh`]).
+//! Key design decision: one open-addressing table ([`table::KeyTable`], 16-byte buckets,
+//! keys in one arena) holds every key of every path, each entry pointing at its
+//! indicators, and slots hold only what removal needs (the path and the key's hash) —
+//! not the key again, not the pattern. That is what keeps a simple indicator near 130
+//! bytes, and makes every change (insert, replace, remove, expire) a few probes: nothing
+//! is ever rebuilt but the one regex chunk a change touched, and that lazily
+//! ([`IndicatorIndex::refresh`]). Lookups come in batches
+//! ([`IndicatorIndex::find_batch`]): at a million indicators each one is a few cache
+//! misses, and a batch overlaps them.
 //!
 //! Comparisons follow the matcher, with the normalisation analysts expect of detection:
 //! addresses compare as addresses (so a CIDR value `ipv4-addr:value = '10.0.0.0/8'` is
@@ -35,10 +38,12 @@
 mod correlate;
 mod event;
 mod key;
+mod table;
 
 use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
+use table::KeyTable;
 
 pub use correlate::{Correlated, Correlator};
 pub use event::{format_time, Event, FieldValue, Target};
@@ -54,9 +59,14 @@ use crate::Version;
 pub const CHUNK: usize = 512;
 
 thread_local! {
-    /// The key being built, reused across lookups.
-    static KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Scratch space of single-event lookups, reused.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
+
+/// Events per step of [`IndicatorIndex::find_batch`]'s callers: enough lookups in
+/// flight to overlap their cache misses, few enough that the batch's buckets stay in
+/// the L1 cache between the steps.
+pub const BATCH: usize = 32;
 
 /// Set in [`EqEntry::hits`] when it indexes [`IndicatorIndex::multi`] instead of naming
 /// one slot.
@@ -156,12 +166,6 @@ impl std::fmt::Debug for Rich {
     }
 }
 
-struct EqEntry {
-    key: Box<[u8]>,
-    path: u32,
-    hits: u32,
-}
-
 struct PathInfo {
     text: String,
     /// Prefix lengths of networks on this path, with how many keys use each.
@@ -194,7 +198,7 @@ pub struct IndicatorIndex<M> {
     ids: HashTable<u32>,
     paths: Vec<PathInfo>,
     path_ids: hashbrown::HashMap<String, u32>,
-    eq: HashTable<EqEntry>,
+    eq: KeyTable,
     multi: Vec<Vec<u32>>,
     multi_free: Vec<u32>,
     scan: Vec<u32>,
@@ -210,7 +214,7 @@ impl<M> Default for IndicatorIndex<M> {
             ids: HashTable::new(),
             paths: Vec::new(),
             path_ids: hashbrown::HashMap::new(),
-            eq: HashTable::new(),
+            eq: KeyTable::default(),
             multi: Vec::new(),
             multi_free: Vec::new(),
             scan: Vec::new(),
@@ -222,6 +226,74 @@ impl<M> Default for IndicatorIndex<M> {
 
 /// A rich indicator to evaluate: its slot, and the key (path, bytes) that made it one.
 type Candidate<'i> = (u32, Via<'i>);
+
+/// Working space of [`IndicatorIndex::find_batch`], kept between calls so that a
+/// stream of batches allocates nothing.
+#[derive(Default)]
+pub struct Scratch {
+    /// The records (path number, then key) of the batch's lookups.
+    records: Vec<u8>,
+    probes: Vec<Probe>,
+    /// Every event's lookups in order; `event_ends[n]` is where event `n`'s end.
+    ops: Vec<Op>,
+    event_ends: Vec<usize>,
+    /// Path numbers by the address and length of the path's text (targets live as long
+    /// as the batch): a few comparisons instead of hashing the text per field.
+    paths: Vec<(usize, usize, Option<u32>)>,
+}
+
+struct Probe {
+    off: u32,
+    len: u32,
+    hash: u64,
+    path: u32,
+    /// A bucket with this hash's fingerprint exists.
+    likely: bool,
+    /// The bucket of the key, when it is in the table.
+    hit: Option<u32>,
+}
+
+enum Op {
+    Probe(u32),
+    Regex { path: u32, field: u32 },
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.records.clear();
+        self.probes.clear();
+        self.ops.clear();
+        self.event_ends.clear();
+        self.paths.clear();
+    }
+
+    fn path_of<M>(&mut self, index: &IndicatorIndex<M>, text: &str) -> Option<u32> {
+        let id = (text.as_ptr() as usize, text.len());
+        if let Some(&(_, _, p)) = self.paths.iter().find(|(a, l, _)| (*a, *l) == id) {
+            return p;
+        }
+        let p = index.path_ids.get(text).copied();
+        self.paths.push((id.0, id.1, p));
+        p
+    }
+
+    /// A lookup of `path` and the key `key` appends (none when it appends nothing):
+    /// its record kept, its bucket requested from memory.
+    fn lookup<M>(&mut self, index: &IndicatorIndex<M>, path: u32, key: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.records.len();
+        self.records.extend_from_slice(&path.to_le_bytes());
+        key(&mut self.records);
+        if self.records.len() == start + 4 {
+            self.records.truncate(start);
+            return;
+        }
+        let hash = index.eq.hash(&self.records[start..]);
+        index.eq.prefetch(hash);
+        let len = (self.records.len() - start) as u32;
+        self.ops.push(Op::Probe(self.probes.len() as u32));
+        self.probes.push(Probe { off: start as u32, len, hash, path, likely: false, hit: None });
+    }
+}
 
 /// What must hold for a pattern to match (one of these atoms).
 enum Atom {
@@ -378,18 +450,107 @@ impl<M> IndicatorIndex<M> {
     /// observations for which this event could be one (and that it did not match alone):
     /// what a [`Correlator`] takes.
     pub fn find_with_pending<'i>(&'i self, event: &Event<'_>, out: &mut Vec<Found<'i>>, pending: &mut Vec<u32>) {
-        let start = out.len();
+        SCRATCH.with_borrow_mut(|scratch| {
+            let mut ends = Vec::with_capacity(1);
+            self.find_batch(std::slice::from_ref(event), scratch, out, pending, &mut ends);
+        })
+    }
+
+    /// [`IndicatorIndex::find_with_pending`] for several events at once, with the same
+    /// results: each event's matches are appended to `out` and its pending indicators to
+    /// `pending`, and `ends` gets, per event, where its matches and pending indicators
+    /// end in those two lists.
+    ///
+    /// Why batches: at scale every key lookup is a cache miss or three (the bucket, the
+    /// key's bytes, the indicator's slot). Here each step is taken for every lookup of
+    /// the batch before the next step, with the memory the next step reads requested
+    /// ahead, so the misses overlap. [`BATCH`] events a call is about right.
+    pub fn find_batch<'i>(
+        &'i self,
+        events: &[Event<'_>],
+        scratch: &mut Scratch,
+        out: &mut Vec<Found<'i>>,
+        pending: &mut Vec<u32>,
+        ends: &mut Vec<(usize, usize)>,
+    ) {
+        scratch.clear();
+        // 1. Every lookup of every event: its record, and its bucket requested.
+        for event in events {
+            for (f, (target, value)) in event.fields.iter().enumerate() {
+                self.plan_lookups(scratch, f as u32, target, value);
+            }
+            scratch.event_ends.push(scratch.ops.len());
+        }
+        // 2. Buckets read (now in cache); the bytes of likely hits requested.
+        for p in &mut scratch.probes {
+            p.likely = self.eq.prefetch_key(p.hash);
+        }
+        // 3. Keys compared (now in cache); the slots of hits requested.
+        for p in scratch.probes.iter_mut().filter(|p| p.likely) {
+            let record = &scratch.records[p.off as usize..(p.off + p.len) as usize];
+            if let Some(hit) = self.eq.get(p.hash, record) {
+                p.hit = Some(hit.pos as u32);
+                if hit.hits & MULTI == 0 {
+                    if let Some(e) = self.slots.get(hit.hits as usize) {
+                        table::prefetch(e);
+                    }
+                }
+            }
+        }
+        // 4. Each event in turn, its lookups in the order of its fields.
         let mut candidates: Vec<Candidate<'i>> = Vec::new();
-        KEY.with_borrow_mut(|key| self.find_keys(event, key, start, out, &mut candidates));
-        for &slot in &self.scan {
-            self.on_hit(slot, event.time, Via::Nothing, start, out, &mut candidates);
+        let mut op = 0;
+        for (n, event) in events.iter().enumerate() {
+            let start = out.len();
+            candidates.clear();
+            for o in &scratch.ops[op..scratch.event_ends[n]] {
+                match *o {
+                    Op::Probe(i) => {
+                        let p = &scratch.probes[i as usize];
+                        let Some(pos) = p.hit else { continue };
+                        let hit = self.eq.at(pos as usize);
+                        let via = Via::Key(&self.paths[p.path as usize].text, &hit.record[4..]);
+                        if hit.hits & MULTI != 0 {
+                            for &slot in &self.multi[(hit.hits & !MULTI) as usize] {
+                                self.on_hit(slot, event.time, via, start, out, &mut candidates);
+                            }
+                        } else {
+                            self.on_hit(hit.hits, event.time, via, start, out, &mut candidates);
+                        }
+                    }
+                    Op::Regex { path, field } => {
+                        let (Some(group), (_, FieldValue::Str(s))) =
+                            (&self.paths[path as usize].regex, &event.fields[field as usize])
+                        else {
+                            continue;
+                        };
+                        self.regex_candidates(group, s, event.time, start, out, &mut candidates);
+                    }
+                }
+            }
+            op = scratch.event_ends[n];
+            for &slot in &self.scan {
+                self.on_hit(slot, event.time, Via::Nothing, start, out, &mut candidates);
+            }
+            if !candidates.is_empty() {
+                self.evaluate(event, &candidates, start, out, pending);
+            }
+            ends.push((out.len(), pending.len()));
         }
-        if candidates.is_empty() {
-            return;
-        }
+    }
+
+    /// Full evaluation of the candidates of one event.
+    fn evaluate<'i>(
+        &'i self,
+        event: &Event<'_>,
+        candidates: &[Candidate<'i>],
+        start: usize,
+        out: &mut Vec<Found<'i>>,
+        pending: &mut Vec<u32>,
+    ) {
         let bundle = [event.to_bundle()];
         let Ok(observed) = Observations::new(&bundle, Version::V21) else { return };
-        for (slot, via) in candidates {
+        for &(slot, via) in candidates {
             if out[start..].iter().any(|f| f.slot == slot) {
                 continue;
             }
@@ -407,60 +568,46 @@ impl<M> IndicatorIndex<M> {
         }
     }
 
-    fn find_keys<'i>(
-        &'i self,
-        event: &Event<'_>,
-        key: &mut Vec<u8>,
-        start: usize,
-        out: &mut Vec<Found<'i>>,
-        candidates: &mut Vec<Candidate<'i>>,
-    ) {
-        for (target, value) in &event.fields {
-            // Addresses are parsed once per value.
-            let ip = match (target.kind, value) {
-                (KeyKind::Ip, FieldValue::Str(s)) => s.parse::<std::net::IpAddr>().ok(),
-                _ => None,
-            };
-            let alias = match ip {
-                Some(std::net::IpAddr::V4(_)) if target.is_reference() => Some("ipv4-addr:value"),
-                Some(std::net::IpAddr::V6(_)) if target.is_reference() => Some("ipv6-addr:value"),
-                None => target.referenced_type(value).map(alias_path),
-                _ => None,
-            };
-            let lookups = [Some((target.text.as_str(), target.kind)), alias.map(|t| (t, KeyKind::Ip))];
-            for (path_text, kind) in lookups.into_iter().flatten() {
-                let Some(&path) = self.path_ids.get(path_text) else { continue };
-                key.clear();
-                match value {
-                    FieldValue::Str(_) if ip.is_some() => key::ip_key(ip.expect("checked"), key),
-                    FieldValue::Str(s) => key::text_key(kind, s, key),
-                    FieldValue::Int(i) => key::int_key(i128::from(*i), key),
-                    FieldValue::Bool(b) => key::bool_key(*b, key),
-                    FieldValue::Float(_) => {}
-                }
-                if !key.is_empty() {
-                    self.probe(path, key, event.time, start, out, candidates);
-                }
-                let info = &self.paths[path as usize];
-                if let Some(ip) = ip {
-                    let fam = if ip.is_ipv4() { key::TAG_NET4 } else { key::TAG_NET6 };
-                    let v4_skip_long = match ip {
-                        std::net::IpAddr::V4(a) => {
-                            info.v4_16.get((u32::from(a) >> 16) as usize).is_none_or(|&n| n == 0)
-                        }
-                        std::net::IpAddr::V6(_) => false,
-                    };
-                    for &(tag, len, _) in &info.nets {
-                        if tag == fam && !(v4_skip_long && tag == key::TAG_NET4 && len >= 16) {
-                            key.clear();
-                            key::net_key(ip, len, key);
-                            self.probe(path, key, event.time, start, out, candidates);
-                        }
+    /// The lookups one event field needs, in order: its key on its own path and, for a
+    /// referenced address or name, on the referenced object's path; a probe per network
+    /// prefix length present; the path's regular expressions.
+    fn plan_lookups(&self, scratch: &mut Scratch, field: u32, target: &Target, value: &FieldValue<'_>) {
+        // Addresses are parsed once per value.
+        let ip = match (target.kind, value) {
+            (KeyKind::Ip, FieldValue::Str(s)) => s.parse::<std::net::IpAddr>().ok(),
+            _ => None,
+        };
+        let alias = match ip {
+            Some(std::net::IpAddr::V4(_)) if target.is_reference() => Some("ipv4-addr:value"),
+            Some(std::net::IpAddr::V6(_)) if target.is_reference() => Some("ipv6-addr:value"),
+            None => target.referenced_type(value).map(alias_path),
+            _ => None,
+        };
+        let lookups = [Some((target.text.as_str(), target.kind)), alias.map(|t| (t, KeyKind::Ip))];
+        for (path_text, kind) in lookups.into_iter().flatten() {
+            let Some(path) = scratch.path_of(self, path_text) else { continue };
+            scratch.lookup(self, path, |key| match value {
+                FieldValue::Str(_) if ip.is_some() => key::ip_key(ip.expect("checked"), key),
+                FieldValue::Str(s) => key::text_key(kind, s, key),
+                FieldValue::Int(i) => key::int_key(i128::from(*i), key),
+                FieldValue::Bool(b) => key::bool_key(*b, key),
+                FieldValue::Float(_) => {}
+            });
+            let info = &self.paths[path as usize];
+            if let Some(ip) = ip {
+                let fam = if ip.is_ipv4() { key::TAG_NET4 } else { key::TAG_NET6 };
+                let v4_skip_long = match ip {
+                    std::net::IpAddr::V4(a) => info.v4_16.get((u32::from(a) >> 16) as usize).is_none_or(|&n| n == 0),
+                    std::net::IpAddr::V6(_) => false,
+                };
+                for &(tag, len, _) in &info.nets {
+                    if tag == fam && !(v4_skip_long && tag == key::TAG_NET4 && len >= 16) {
+                        scratch.lookup(self, path, |key| key::net_key(ip, len, key));
                     }
                 }
-                if let (Some(group), FieldValue::Str(s)) = (&info.regex, value) {
-                    self.regex_candidates(group, s, event.time, start, out, candidates);
-                }
+            }
+            if info.regex.is_some() && matches!(value, FieldValue::Str(_)) {
+                scratch.ops.push(Op::Regex { path, field });
             }
         }
     }
@@ -527,28 +674,6 @@ impl<M> IndicatorIndex<M> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn probe<'i>(
-        &'i self,
-        path: u32,
-        key: &[u8],
-        time: i64,
-        start: usize,
-        out: &mut Vec<Found<'i>>,
-        cands: &mut Vec<Candidate<'i>>,
-    ) {
-        let h = self.hasher.hash_one((path, key));
-        let Some(e) = self.eq.find(h, |e| e.path == path && *e.key == *key) else { return };
-        let via = Via::Key(&self.paths[path as usize].text, &e.key);
-        if e.hits & MULTI != 0 {
-            for &slot in &self.multi[(e.hits & !MULTI) as usize] {
-                self.on_hit(slot, time, via, start, out, cands);
-            }
-        } else {
-            self.on_hit(e.hits, time, via, start, out, cands);
-        }
-    }
-
     fn path_id(&mut self, text: &str) -> u32 {
         if let Some(&p) = self.path_ids.get(text) {
             return p;
@@ -603,15 +728,19 @@ impl<M> IndicatorIndex<M> {
     }
 
     fn attach_key(&mut self, slot: u32, path: u32, key: Vec<u8>) -> u64 {
-        let hash = self.hasher.hash_one((path, key.as_slice()));
-        if let Some(e) = self.eq.find_mut(hash, |e| e.path == path && *e.key == *key) {
-            if e.hits & MULTI != 0 {
-                let list = &mut self.multi[(e.hits & !MULTI) as usize];
+        let mut record = Vec::with_capacity(4 + key.len());
+        record.extend_from_slice(&path.to_le_bytes());
+        record.extend_from_slice(&key);
+        let hash = self.eq.hash(&record);
+        if let Some(hit) = self.eq.get(hash, &record) {
+            let (pos, hits) = (hit.pos, hit.hits);
+            if hits & MULTI != 0 {
+                let list = &mut self.multi[(hits & !MULTI) as usize];
                 if !list.contains(&slot) {
                     list.push(slot);
                 }
-            } else if e.hits != slot {
-                let list = vec![e.hits, slot];
+            } else if hits != slot {
+                let list = vec![hits, slot];
                 let i = match self.multi_free.pop() {
                     Some(i) => {
                         self.multi[i as usize] = list;
@@ -622,7 +751,7 @@ impl<M> IndicatorIndex<M> {
                         (self.multi.len() - 1) as u32
                     }
                 };
-                e.hits = MULTI | i;
+                self.eq.set_hits(pos, MULTI | i);
             }
             return hash;
         }
@@ -639,34 +768,34 @@ impl<M> IndicatorIndex<M> {
                 info.v4_16[usize::from(u16::from_be_bytes([key[2], key[3]]))] += 1;
             }
         }
-        let hasher = &self.hasher;
-        self.eq.insert_unique(hash, EqEntry { key: key.into_boxed_slice(), path, hits: slot }, |e| {
-            hasher.hash_one((e.path, &*e.key))
-        });
+        self.eq.insert(hash, &record, slot);
         hash
     }
 
     fn detach_key(&mut self, slot: u32, path: u32, hash: u64) {
         let multi = &self.multi;
-        let found = self.eq.find_entry(hash, |e| {
-            e.path == path
-                && if e.hits & MULTI != 0 { multi[(e.hits & !MULTI) as usize].contains(&slot) } else { e.hits == slot }
+        let path_bytes = path.to_le_bytes();
+        let found = self.eq.find_by_hits(hash, |hits, record| {
+            record[..4] == path_bytes
+                && if hits & MULTI != 0 { multi[(hits & !MULTI) as usize].contains(&slot) } else { hits == slot }
         });
-        let Ok(mut entry) = found else { return };
-        let e = entry.get_mut();
-        if e.hits & MULTI != 0 {
-            let i = e.hits & !MULTI;
+        let Some(hit) = found else { return };
+        let (pos, hits) = (hit.pos, hit.hits);
+        if hits & MULTI != 0 {
+            let i = hits & !MULTI;
             let list = &mut self.multi[i as usize];
             list.retain(|&s| s != slot);
             if list.len() == 1 {
-                e.hits = list[0];
+                self.eq.set_hits(pos, list[0]);
                 self.multi[i as usize] = Vec::new();
                 self.multi_free.push(i);
             }
             return;
         }
-        let (e, _) = entry.remove();
-        if let Some((tag @ (key::TAG_NET4 | key::TAG_NET6), len)) = e.key.first().copied().zip(e.key.get(1).copied()) {
+        // The network bookkeeping needs the tag, the prefix length and the /16.
+        let head: Vec<u8> = hit.record[4..].iter().take(4).copied().collect();
+        self.eq.remove(pos);
+        if let [tag @ (key::TAG_NET4 | key::TAG_NET6), len, ..] = head[..] {
             let info = &mut self.paths[path as usize];
             if let Some(i) = info.nets.iter().position(|n| n.0 == tag && n.1 == len) {
                 info.nets[i].2 -= 1;
@@ -675,7 +804,7 @@ impl<M> IndicatorIndex<M> {
                 }
             }
             if tag == key::TAG_NET4 && len >= 16 {
-                info.v4_16[usize::from(u16::from_be_bytes([e.key[2], e.key[3]]))] -= 1;
+                info.v4_16[usize::from(u16::from_be_bytes([head[2], head[3]]))] -= 1;
             }
         }
     }

@@ -308,3 +308,52 @@ fn correlation_windows_are_bounded() {
     corr.sweep(T0 + 40_000_000);
     assert_eq!(corr.held(), 0);
 }
+
+/// A batch gives each event what it gives alone: the same matches in the same order,
+/// the same pending indicators, whatever the batch's size.
+#[test]
+fn batches_find_what_single_events_find() {
+    let ix = index(PATTERNS);
+    let values = ["198.51.100.7", "10.1.2.3", "203.0.113.5", "a.example", "Evil.Example", "c.example", "2001:db8::1"];
+    let paths = ["ipv4-addr:value", "domain-name:value", "url:value", "network-traffic:dst_ref.value"];
+    let targets: Vec<Target> = paths.iter().map(|p| Target::parse(p).unwrap()).collect();
+    let port = Target::parse("network-traffic:dst_port").unwrap();
+    let mut events = Vec::new();
+    for (a, va) in values.iter().enumerate() {
+        for (b, vb) in values.iter().enumerate() {
+            events.push(Event {
+                time: if (a + b) % 5 == 0 { T0 + 2 * DAY } else { T0 },
+                fields: vec![
+                    (&targets[a % targets.len()], s(va)),
+                    (&targets[b % targets.len()], s(vb)),
+                    (&port, FieldValue::Int(if b % 2 == 0 { 443 } else { 61000 })),
+                ],
+            });
+        }
+    }
+    let single: Vec<(Vec<Found<'_>>, Vec<u32>)> = events
+        .iter()
+        .map(|e| {
+            let (mut out, mut pending) = (Vec::new(), Vec::new());
+            ix.find_with_pending(e, &mut out, &mut pending);
+            (out, pending)
+        })
+        .collect();
+    assert!(single.iter().filter(|(o, _)| !o.is_empty()).count() > 10);
+    assert!(single.iter().any(|(_, p)| !p.is_empty()));
+    let mut scratch = Scratch::default();
+    for size in [1, 3, BATCH, events.len()] {
+        let mut got = Vec::new();
+        for batch in events.chunks(size) {
+            let (mut out, mut pending, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+            ix.find_batch(batch, &mut scratch, &mut out, &mut pending, &mut ends);
+            assert_eq!(ends.len(), batch.len());
+            let (mut f0, mut p0) = (0, 0);
+            for (f1, p1) in ends {
+                got.push((out[f0..f1].to_vec(), pending[p0..p1].to_vec()));
+                (f0, p0) = (f1, p1);
+            }
+        }
+        assert!(got == single, "batches of {size}");
+    }
+}
