@@ -368,7 +368,8 @@ impl<'l> Scanner<'l> {
             self.digits();
         }
         let text = &self.text[start..self.i];
-        if integer {
+        // `-0` is the float -0.0, as serde_json reads it (an integer has no sign of zero).
+        if integer && text != "-0" {
             if let Ok(i) = text.parse::<i64>() {
                 return Ok(FieldValue::Int(i));
             }
