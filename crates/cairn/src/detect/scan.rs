@@ -7,7 +7,7 @@
 //! per-value dispatch cost about 400 ns a line here, a third of `cairn match`'s whole
 //! budget per event, and sonic-rs's serde mode was slower still without a
 //! `target-cpu` the binary cannot assume. This scanner does one pass, finds string
-//! ends with `memchr`, borrows every string without escapes from the line, and is held
+//! ends eight bytes at a time, borrows every string without escapes from the line, and is held
 //! to serde_json by a differential test: the same verdict (JSON or not) and the same
 //! values on every line.
 //!
@@ -276,18 +276,25 @@ impl<'l> Scanner<'l> {
     /// quote or a backslash; an error at a control character or the end of the line.
     fn plain_run(&mut self, from: usize) -> Result<usize, String> {
         let b = self.b;
-        // Most strings of an event are short: a plain loop beats memchr's set-up for
-        // them. Long ones (URLs, command lines) go on with memchr.
-        let short = (from + 24).min(b.len());
-        let mut end = (from..short).find(|&i| STOP[usize::from(b[i])]);
-        if end.is_none() && short < b.len() {
-            end = memchr::memchr2(b'"', b'\\', &b[short..]).map(|p| short + p);
-            // Control characters before it (checked in the same slice, still in cache).
-            let to = end.unwrap_or(b.len());
-            if let Some(p) = b[short..to].iter().position(|&c| c < 0x20) {
-                end = Some(short + p);
+        let mut i = from;
+        // Eight bytes at a time (SWAR): a byte is flagged when it is a quote, a
+        // backslash or below 0x20. The lowest flag is exact (borrows only run upwards),
+        // which is the one taken. Short strings, most of an event's, need no set-up.
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+        let end = loop {
+            let Some(chunk) = b.get(i..i + 8) else {
+                break b[i..].iter().position(|&c| STOP[usize::from(c)]).map(|p| i + p);
+            };
+            let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            let below_space = x.wrapping_sub(ONES * 0x20) & !x;
+            let flags = (zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\'))) | below_space) & HIGH;
+            if flags != 0 {
+                break Some(i + (flags.trailing_zeros() / 8) as usize);
             }
-        }
+            i += 8;
+        };
         match end {
             Some(e) if b[e] >= 0x20 => Ok(e),
             Some(e) => {
@@ -500,6 +507,35 @@ mod tests {
         assert!(read(&format!("{{\"a\":{deep}}}"), &mut All::default()).is_err());
         let ok = format!("{{\"a\":{}{}}}", "[".repeat(100), "]".repeat(100));
         assert!(read(&ok, &mut All::default()).is_ok());
+    }
+
+    /// The eight-at-a-time search finds the first quote, backslash or control byte at
+    /// every offset, past bytes of every kind (UTF-8 continuation bytes included).
+    #[test]
+    fn plain_runs_end_at_the_first_stop_byte() {
+        let fillers: [&[u8]; 3] = [b"a", "\u{e9}".as_bytes(), b"~"];
+        for filler in fillers {
+            for len in 0..40 {
+                let mut body: Vec<u8> = filler.iter().copied().cycle().take(len).collect();
+                while std::str::from_utf8(&body).is_err() {
+                    body.pop();
+                }
+                for stop in [b'"', b'\\', 0x01, 0x1f] {
+                    let mut line = body.clone();
+                    line.push(stop);
+                    line.extend_from_slice(b"rest\"x");
+                    let text = String::from_utf8(line).unwrap();
+                    let mut sc = Scanner { text: &text, b: text.as_bytes(), i: 0 };
+                    let got = sc.plain_run(0);
+                    match stop {
+                        b'"' | b'\\' => assert_eq!(got, Ok(body.len()), "{text:?}"),
+                        _ => assert!(got.is_err() && sc.i == body.len(), "{text:?}"),
+                    }
+                }
+                let text = String::from_utf8(body.clone()).unwrap();
+                assert!(Scanner { text: &text, b: text.as_bytes(), i: 0 }.plain_run(0).is_err(), "unterminated");
+            }
+        }
     }
 
     /// Thousands of lines mutated from valid events (bytes dropped, swapped in, doubled):
