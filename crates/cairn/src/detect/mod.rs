@@ -365,13 +365,8 @@ impl Detector {
         }
     }
 
-    /// [`Detector::find`], and in `pending` the indicators that need several events for
-    /// which this one could be one (for [`Detector::correlate`]).
-    pub fn find_with_pending<'i>(&'i self, event: &Event<'_>, out: &mut Vec<Found<'i>>, pending: &mut Vec<u32>) {
-        self.index.find_with_pending(event, out, pending)
-    }
-
-    /// The index, for batches of events ([`IndicatorIndex::find_batch`]).
+    /// The index, for batches of events ([`IndicatorIndex::find_batch`]) and for the
+    /// indicators an event leaves pending ([`IndicatorIndex::find_with_pending`]).
     pub fn index(&self) -> &IndicatorIndex<Meta> {
         &self.index
     }

@@ -21,7 +21,7 @@
 //! Key design decision: one open-addressing table ([`table::KeyTable`], 16-byte buckets,
 //! keys in one arena) holds every key of every path, each entry pointing at its
 //! indicators, and slots hold only what removal needs (the path and the key's hash) —
-//! not the key again, not the pattern. That is what keeps a simple indicator near 130
+//! not the key again, not the pattern. That is what keeps a simple indicator near 140
 //! bytes, and makes every change (insert, replace, remove, expire) a few probes: nothing
 //! is ever rebuilt but the one regex chunk a change touched, and that lazily
 //! ([`IndicatorIndex::refresh`]). Lookups come in batches
@@ -793,7 +793,9 @@ impl<M> IndicatorIndex<M> {
             return;
         }
         // The network bookkeeping needs the tag, the prefix length and the /16.
-        let head: Vec<u8> = hit.record[4..].iter().take(4).copied().collect();
+        let mut head = [0u8; 4];
+        let key = &hit.record[4..];
+        head[..key.len().min(4)].copy_from_slice(&key[..key.len().min(4)]);
         self.eq.remove(pos);
         if let [tag @ (key::TAG_NET4 | key::TAG_NET6), len, ..] = head[..] {
             let info = &mut self.paths[path as usize];
